@@ -1,0 +1,379 @@
+"""The rule engine: a deal's phase derived from its history, and nothing else.
+
+`replay(pipeline, entries)` folds a deal's entries in business-time order (ties by
+recording order) into a `DealState`. `decide(...)` checks a new command against the
+pipeline, folds it in where it belongs in time and says what it did. No I/O, no clock:
+time is always passed in. Every projection and the aggregate call these two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from domain.errors import InvalidCommand
+from domain.pipeline import Chain, FieldSpec, Pipeline, PhaseKind
+
+EntryKind = Literal["action", "move", "void", "expiry"]
+
+# What an entry did to the phase, as shown in timelines.
+MOVED = "moved"
+RESUMED = "resumed"
+KEPT = "kept_by_rule"  # a rule that records without moving (e.g. `postponed`)
+NO_RULE = "no_matching_rule"
+TERMINAL = "terminal_phase"
+BACKWARD = "forward_only"
+SAME = "already_in_phase"
+NOTHING_TO_RESUME = "nothing_to_resume"
+NOT_DUE = "activity_since"  # an expiry that later back-dated activity makes void
+VOIDED = "voided"
+VOID = "void"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One recorded history entry as the engine sees it."""
+
+    kind: EntryKind
+    entry_id: str
+    occurred_at: dt.datetime
+    seq: int
+    recorded_at: dt.datetime | None = None
+    type: str | None = None
+    outcome: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    phase: str | None = None  # target of a manual move or an expiry
+    reason: str | None = None
+    voids: str | None = None  # the entry_id a void cancels
+    actor: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Interval:
+    phase: str
+    entered_at: dt.datetime
+    exited_at: dt.datetime | None
+    cause: str  # entry_id of the entry that entered the phase
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one entry did, at its place in business time."""
+
+    entry: Entry
+    phase_before: str | None
+    phase_after: str | None
+    effect: str
+    chain: Chain | None = None
+
+    @property
+    def moved(self) -> bool:
+        return self.phase_before != self.phase_after
+
+
+@dataclass(frozen=True)
+class DealState:
+    pipeline: str
+    version: int
+    phase: str | None = None
+    kind: PhaseKind | None = None
+    phase_since: dt.datetime | None = None
+    held_phase: str | None = None  # last open phase, where `resume` returns
+    phase_fields: Mapping[str, Any] = field(default_factory=dict)
+    intervals: tuple[Interval, ...] = ()
+    steps: tuple[Step, ...] = ()
+    opened_at: dt.datetime | None = None
+    last_activity_at: dt.datetime | None = None
+    owner: str | None = None
+
+    def step_for(self, entry_id: str) -> Step:
+        for step in self.steps:
+            if step.entry.entry_id == entry_id and step.effect != VOID:
+                return step
+        raise KeyError(entry_id)
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        """What a phase report sees: equal fingerprints mean equal read models."""
+        return (
+            self.phase,
+            self.kind,
+            self.phase_since,
+            self.held_phase,
+            self.intervals,
+            self.last_activity_at,
+            dict(self.phase_fields),
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of a command: the state before and after, and its own step."""
+
+    before: DealState
+    after: DealState
+    step: Step
+
+
+# -- replay ---------------------------------------------------------------------
+
+
+def replay(
+    pipeline: Pipeline,
+    entries: Iterable[Entry],
+    *,
+    as_of: dt.datetime | None = None,
+    known_at: dt.datetime | None = None,
+) -> DealState:
+    """Fold entries into a state; `as_of` cuts business time, `known_at` recording."""
+    chosen = [
+        e
+        for e in entries
+        if (as_of is None or e.occurred_at <= as_of)
+        and (known_at is None or (e.recorded_at is not None and e.recorded_at <= known_at))
+    ]
+    voided = {e.voids for e in chosen if e.kind == "void"}
+    state = DealState(pipeline=pipeline.id, version=pipeline.version)
+    counts: Counter[str] = Counter()
+    for entry in sorted(chosen, key=lambda e: (e.occurred_at, e.seq)):
+        if entry.kind == "void":
+            state = _record(state, Step(entry, state.phase, state.phase, VOID))
+        elif entry.entry_id in voided:
+            state = _record(state, Step(entry, state.phase, state.phase, VOIDED))
+        else:
+            state = _apply(pipeline, state, entry, counts)
+    return state
+
+
+def _apply(
+    pipeline: Pipeline, state: DealState, entry: Entry, counts: Counter[str]
+) -> DealState:
+    if entry.kind != "expiry":
+        state = replace(
+            state,
+            opened_at=state.opened_at or entry.occurred_at,
+            last_activity_at=entry.occurred_at,
+            owner=_owner(state, entry),
+        )
+    target, effect = _target(pipeline, state, entry, counts)
+    if target is None:
+        return _record(state, Step(entry, state.phase, state.phase, effect))
+    phase = pipeline.phase(target)
+    chain = phase.chain
+    if chain and chain.when_field and not entry.fields.get(chain.when_field):
+        chain = None
+    intervals = list(state.intervals)
+    if intervals:
+        intervals[-1] = replace(intervals[-1], exited_at=entry.occurred_at)
+    intervals.append(Interval(target, entry.occurred_at, None, entry.entry_id))
+    moved = replace(
+        state,
+        phase=target,
+        kind=phase.kind,
+        phase_since=entry.occurred_at,
+        held_phase=target if phase.kind == "open" else state.held_phase,
+        phase_fields=dict(entry.fields),
+        intervals=tuple(intervals),
+    )
+    return _record(moved, Step(entry, state.phase, target, effect, chain))
+
+
+def _owner(state: DealState, entry: Entry) -> str | None:
+    owner = entry.fields.get("owner")
+    if isinstance(owner, str) and owner:
+        return owner
+    return state.owner or entry.actor
+
+
+def _record(state: DealState, step: Step) -> DealState:
+    return replace(state, steps=(*state.steps, step))
+
+
+def _target(
+    pipeline: Pipeline, state: DealState, entry: Entry, counts: Counter[str]
+) -> tuple[str | None, str]:
+    """Where this entry takes the deal, or None and why it stays."""
+    current = state.phase
+    if entry.kind == "move":
+        assert entry.phase is not None
+        return (None, SAME) if entry.phase == current else (entry.phase, MOVED)
+    if entry.kind == "expiry":
+        return _expiry_target(pipeline, state, entry)
+    assert entry.type is not None
+    counts[entry.type] += 1
+    action = pipeline.action(entry.type)
+    for rule in action.rules:
+        if rule.outcome is not None and rule.outcome != entry.outcome:
+            continue
+        if rule.nth is not None and rule.nth != counts[entry.type]:
+            continue
+        if rule.from_ is not None and current not in rule.from_:
+            continue
+        break
+    else:
+        return None, NO_RULE
+    explicit = rule.from_ is not None
+    if state.kind in ("won", "lost") and not explicit:
+        return None, TERMINAL
+    if rule.resume:
+        if state.kind == "open" or state.held_phase is None:
+            return None, NOTHING_TO_RESUME
+        return state.held_phase, RESUMED
+    if rule.to is None:
+        return None, KEPT
+    if rule.to == current:
+        return None, SAME
+    if pipeline.progression == "forward" and not explicit:
+        reference = state.held_phase if state.kind == "paused" else current
+        target_kind = pipeline.phase(rule.to).kind
+        if (
+            target_kind == "open"
+            and reference is not None
+            and pipeline.index(rule.to) < pipeline.index(reference)
+        ):
+            return None, BACKWARD
+    return rule.to, MOVED
+
+
+def _expiry_target(
+    pipeline: Pipeline, state: DealState, entry: Entry
+) -> tuple[str | None, str]:
+    if state.kind in ("won", "lost") or state.phase is None:
+        return None, TERMINAL
+    expiry = pipeline.expiry
+    last = state.last_activity_at
+    if expiry is None or last is None:
+        return None, NOT_DUE
+    if entry.occurred_at - last < dt.timedelta(days=expiry.after_days):
+        return None, NOT_DUE
+    return entry.phase, MOVED
+
+
+def expiry_due(pipeline: Pipeline, state: DealState) -> dt.datetime | None:
+    """When an open deal expires under its pipeline's policy, or None."""
+    if pipeline.expiry is None or state.kind not in ("open", "paused"):
+        return None
+    if state.last_activity_at is None:
+        return None
+    return state.last_activity_at + dt.timedelta(days=pipeline.expiry.after_days)
+
+
+def is_stale(pipeline: Pipeline, state: DealState, now: dt.datetime) -> bool:
+    if state.phase is None or state.kind != "open" or state.phase_since is None:
+        return False
+    days = pipeline.phase(state.phase).stale_after_days
+    return days is not None and now - state.phase_since > dt.timedelta(days=days)
+
+
+# -- decide: validation of a new command -----------------------------------------
+
+
+def decide(pipeline: Pipeline, entries: Sequence[Entry], new: Entry) -> Decision:
+    """Check `new` against the pipeline and the deal's history; raise or decide."""
+    before = replay(pipeline, entries)
+    if new.kind == "action":
+        check_action(pipeline, new)
+    elif new.kind == "move":
+        check_move(pipeline, before, new)
+    elif new.kind == "void":
+        check_void(entries, new)
+    after = replay(pipeline, [*entries, new])
+    step = _own_step(after, new)
+    if step.moved and step.phase_after is not None:
+        for spec in pipeline.phase(step.phase_after).requires:
+            check_field(spec, new.fields, f"entering {step.phase_after!r}")
+    return Decision(before, after, step)
+
+
+def _own_step(state: DealState, new: Entry) -> Step:
+    for step in reversed(state.steps):
+        if step.entry is new:
+            return step
+    raise AssertionError("a new entry always yields a step")
+
+
+def check_action(pipeline: Pipeline, entry: Entry) -> None:
+    if not entry.type or not pipeline.has_action(entry.type):
+        known = ", ".join(a.key for a in pipeline.actions)
+        raise InvalidCommand(
+            "type", f"unknown action {entry.type!r} in {pipeline.id} (known: {known})"
+        )
+    action = pipeline.action(entry.type)
+    if entry.outcome is not None and entry.outcome not in action.outcomes:
+        allowed = ", ".join(action.outcomes) or "none"
+        raise InvalidCommand(
+            "outcome",
+            f"unknown outcome {entry.outcome!r} for {action.key} (allowed: {allowed})",
+        )
+    if entry.outcome is None and action.outcome_required:
+        raise InvalidCommand(
+            "outcome", f"{action.key} needs one of: {', '.join(action.outcomes)}"
+        )
+    for spec in action.requires:
+        check_field(spec, entry.fields, action.key)
+
+
+def check_move(pipeline: Pipeline, state: DealState, entry: Entry) -> None:
+    target = entry.phase
+    if not target or not pipeline.has_phase(target):
+        raise InvalidCommand("phase", f"unknown phase {target!r} in {pipeline.id}")
+    if target == state.phase:
+        raise InvalidCommand("phase", f"the deal is already in {target!r}")
+    kind = pipeline.phase(target).kind
+    if kind not in ("open", "won") or state.kind in ("won", "lost"):
+        return  # losing, pausing or reopening a deal skips nothing
+    reference = state.held_phase if state.kind == "paused" else state.phase
+    if reference is not None and pipeline.index(target) <= pipeline.index(reference):
+        return
+    skipped = pipeline.open_phases_between(reference, target)
+    if skipped and pipeline.skip_policy == "forbid":
+        raise InvalidCommand(
+            "phase", f"{pipeline.id} forbids skipping phases ({', '.join(skipped)})"
+        )
+    if skipped and pipeline.skip_policy == "reason" and not (entry.reason or "").strip():
+        raise InvalidCommand(
+            "reason", f"moving to {target!r} skips {', '.join(skipped)}: give a reason"
+        )
+
+
+def check_void(entries: Sequence[Entry], entry: Entry) -> None:
+    if not (entry.reason or "").strip():
+        raise InvalidCommand("reason", "a void needs a reason")
+    targets = [e for e in entries if e.entry_id == entry.voids and e.kind != "void"]
+    if not targets:
+        raise InvalidCommand("action_id", f"no action {entry.voids!r} on this deal")
+    if any(e.kind == "void" and e.voids == entry.voids for e in entries):
+        raise InvalidCommand("action_id", f"action {entry.voids!r} is already void")
+
+
+def check_field(spec: FieldSpec, fields: Mapping[str, Any], context: str) -> None:
+    name = f"fields.{spec.name}"
+    value = fields.get(spec.name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InvalidCommand(name, f"required by {context}")
+    if spec.type == "enum":
+        if value not in spec.values:
+            raise InvalidCommand(name, f"must be one of: {', '.join(spec.values)}")
+        if value in spec.detail_for and spec.detail_field:
+            detail = fields.get(spec.detail_field)
+            if not isinstance(detail, str) or not detail.strip():
+                raise InvalidCommand(
+                    f"fields.{spec.detail_field}",
+                    f"required when {spec.name} is {value!r}",
+                )
+    elif spec.type == "date":
+        try:
+            dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise InvalidCommand(name, "must be a date (YYYY-MM-DD)") from None
+    elif spec.type == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidCommand(name, "must be a number")
+    elif spec.type == "boolean":
+        if not isinstance(value, bool):
+            raise InvalidCommand(name, "must be true or false")
+    elif not isinstance(value, str):
+        raise InvalidCommand(name, "must be text")

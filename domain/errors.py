@@ -1,0 +1,47 @@
+"""Domain errors. Each names what is wrong so the API and CLI can say it plainly."""
+
+from __future__ import annotations
+
+
+class PhaselogError(Exception):
+    """Base of every error phaselog raises on purpose."""
+
+
+class InvalidCommand(PhaselogError):
+    """A command breaks a rule; `field` names the offending input, `reason` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class UnknownPipeline(InvalidCommand):
+    def __init__(self, pipeline: str) -> None:
+        super().__init__("pipeline", f"unknown pipeline {pipeline!r}")
+
+
+class DealNotFound(PhaselogError):
+    def __init__(self, deal_id: object) -> None:
+        super().__init__(f"no deal {deal_id}")
+        self.deal_id = deal_id
+
+
+class ActionNotFound(PhaselogError):
+    def __init__(self, action_id: str) -> None:
+        super().__init__(f"no action {action_id!r}")
+        self.action_id = action_id
+
+
+class ActionConflict(PhaselogError):
+    """The same action_id was used before with different content."""
+
+    def __init__(self, action_id: str) -> None:
+        super().__init__(
+            f"action_id {action_id!r} was already used for a different action"
+        )
+        self.action_id = action_id
+
+
+class DefinitionError(PhaselogError):
+    """A pipeline definition file is broken; the message names file and path."""
