@@ -1,0 +1,80 @@
+"""Settings, from the environment (`PHASELOG_` prefix), and their storage mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SQLITE_RECORDER = "projections.recorders:SQLitePhaselogRecorder"
+POSTGRES_RECORDER = "projections.recorders:PostgresPhaselogRecorder"
+
+
+class Settings(BaseSettings):
+    """Everything phaselog reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PHASELOG_", frozen=True)
+
+    database_url: str = "sqlite:///phaselog.db"
+    pipelines_dir: Path | None = None
+    admin_key: SecretStr | None = None
+    pool_size: int = Field(default=8, ge=1)
+    max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    report_wait_seconds: float = Field(default=5.0, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def check_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(
+                "must start with sqlite:/// or postgresql:// (got "
+                f"{scheme or 'no scheme'!r})"
+            )
+        return value
+
+    @property
+    def is_postgres(self) -> bool:
+        return urlsplit(self.database_url).scheme != "sqlite"
+
+
+def eventsourcing_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing environment for `settings.database_url`."""
+    url = urlsplit(settings.database_url)
+    common = {
+        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        "CREATE_TABLE": "y",
+    }
+    if url.scheme == "sqlite":
+        path = unquote(url.path)
+        # sqlite:///rel.db -> "rel.db"; sqlite:////abs.db -> "/abs.db"
+        db_name = path[1:] if path.startswith("/") else path
+        if db_name != ":memory:" and not db_name.startswith("file:"):
+            db_name = str(Path(db_name))
+        return {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": db_name,
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER,
+        }
+    query = parse_qs(url.query)
+    return {
+        **common,
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+        "POSTGRES_POOL_SIZE": str(settings.pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(settings.pool_size),
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "POSTGRES_PRE_PING": "y",
+        "APPLICATION_RECORDER_TOPIC": POSTGRES_RECORDER,
+    }

@@ -1,0 +1,409 @@
+"""The application service: load a deal, run the command through the engine, save.
+
+Persistence comes from the eventsourcing environment (SQLite or PostgreSQL). The
+recorder is ours (`projections.recorders`): it writes each action's idempotency key
+in the same transaction as the events, so a replayed or concurrent request can never
+store an action twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain.catalog import PipelineHistory, catalog_id_for
+from domain.commands import (
+    DealView,
+    LogAction,
+    MoveDeal,
+    Result,
+    Timeline,
+    VoidAction,
+    digest_of,
+)
+from domain.deal import DEAL_EVENTS, Deal, deal_id_for, entry_from_event
+from domain.engine import Decision, Entry, expiry_due, is_stale, replay
+from domain.errors import (
+    ActionConflict,
+    ActionNotFound,
+    DealNotFound,
+    InvalidCommand,
+    PhaselogError,
+    UnknownPipeline,
+)
+from domain.pipeline import Pipeline
+
+MAX_ATTEMPTS = 12
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+KEY_NAMESPACE = uuid.UUID("3d3c0a8e-5b0e-4a43-a7f4-2c6b1b8f9e55")
+
+
+class ConcurrencyExhausted(PhaselogError):
+    """A deal kept changing under us; the client may simply try again."""
+
+
+@runtime_checkable
+class ActionKeys(Protocol):
+    """What the service needs from its recorder beyond the library's interface."""
+
+    def find_action(self, action_id: str) -> tuple[uuid.UUID, str] | None: ...
+
+    def position_of(self, deal_id: uuid.UUID, version: int) -> int | None: ...
+
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class PhaseTracker(Application[uuid.UUID]):
+    """Logs history actions on deals and answers what phase each deal is in."""
+
+    name = "phaselog"
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        pipelines: Iterable[Pipeline] = (),
+        clock: Clock = utc_now,
+    ) -> None:
+        super().__init__(dict(env or {}))
+        if not isinstance(self.recorder, ActionKeys):
+            raise TypeError("phaselog needs its own recorder (projections.recorders)")
+        self.keys: ActionKeys = self.recorder
+        self.clock = clock
+        self._versions: dict[tuple[str, int], Pipeline] = {}
+        self._latest: dict[str, Pipeline] = {}
+        self.register_pipelines(pipelines)
+
+    # -- pipelines -----------------------------------------------------------
+
+    def register_pipelines(self, pipelines: Iterable[Pipeline]) -> None:
+        """Store each definition as a new version if it changed; load all versions."""
+        for pipeline in pipelines:
+            for _ in range(MAX_ATTEMPTS):
+                history = self._history(pipeline.id) or PipelineHistory(pipeline.id)
+                if not history.add_if_changed(pipeline):
+                    break
+                try:
+                    self.save(history)
+                    break
+                except IntegrityError:
+                    continue  # another process registered it first; compare again
+            self._load_history(pipeline.id)
+
+    def _history(self, pipeline_id: str) -> PipelineHistory | None:
+        try:
+            history = self.repository.get(catalog_id_for(pipeline_id))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(history, PipelineHistory)
+        return history
+
+    def _load_history(self, pipeline_id: str) -> list[Pipeline]:
+        history = self._history(pipeline_id)
+        versions = history.versions() if history else []
+        for pipeline in versions:
+            self._versions[(pipeline.id, pipeline.version)] = pipeline
+        if versions:
+            self._latest[pipeline_id] = versions[-1]
+        return versions
+
+    def pipeline(self, pipeline_id: str, version: int | None = None) -> Pipeline:
+        """The latest (or the given) version of a pipeline."""
+        if version is None:
+            found = self._latest.get(pipeline_id)
+        else:
+            found = self._versions.get((pipeline_id, version))
+            if found is None and self._load_history(pipeline_id):
+                found = self._versions.get((pipeline_id, version))
+        if found is None:
+            raise UnknownPipeline(pipeline_id)
+        return found
+
+    def pipelines(self) -> list[Pipeline]:
+        return sorted(self._latest.values(), key=lambda p: p.id)
+
+    def pipeline_versions(self, pipeline_id: str) -> list[Pipeline]:
+        self.pipeline(pipeline_id)
+        return self._load_history(pipeline_id)
+
+    # -- commands --------------------------------------------------------------
+
+    def log_action(self, command: LogAction) -> Result:
+        """Log one history action, opening the deal on its first action."""
+        pipeline = self.pipeline(command.pipeline)
+        check_key("contact_id", command.contact_id)
+        if command.object_id is not None:
+            check_key("object_id", command.object_id)
+        if not pipeline.has_action(command.type):
+            self._check_action_type(pipeline, command.type)
+        occurred_at = self.check_time("occurred_at", command.occurred_at)
+        action_id = check_key("action_id", command.action_id or uuid.uuid4().hex)
+        entry = Entry(
+            kind="action",
+            entry_id=action_id,
+            occurred_at=occurred_at,
+            seq=0,
+            type=command.type,
+            outcome=command.outcome,
+            fields=dict(command.fields),
+            actor=command.actor,
+            note=command.note,
+        )
+        deal_id = deal_id_for(pipeline.id, command.contact_id, command.object_id)
+
+        def open_deal() -> Deal:
+            return Deal(
+                pipeline=pipeline.id,
+                pipeline_version=pipeline.version,
+                contact_id=command.contact_id,
+                object_id=command.object_id,
+            )
+
+        return self._commit(deal_id, entry, digest_of(command), open_deal)
+
+    def move(self, command: MoveDeal) -> Result:
+        """Set a deal's phase by hand; the move is an event with its reason."""
+        occurred_at = self.check_time("occurred_at", command.occurred_at)
+        action_id = check_key("action_id", command.action_id or uuid.uuid4().hex)
+        entry = Entry(
+            kind="move",
+            entry_id=action_id,
+            occurred_at=occurred_at,
+            seq=0,
+            phase=command.phase,
+            reason=command.reason,
+            fields=dict(command.fields),
+            actor=command.actor,
+        )
+        return self._commit(command.deal_id, entry, digest_of(command), None)
+
+    def void(self, command: VoidAction) -> Result:
+        """Mark an earlier action void; it stays in the log, its effect goes."""
+        found = self.keys.find_action(command.action_id)
+        if found is None:
+            raise ActionNotFound(command.action_id)
+        deal_id, _ = found
+        void_id = str(uuid.uuid5(KEY_NAMESPACE, f"void\x1f{command.action_id}"))
+        entry = Entry(
+            kind="void",
+            entry_id=void_id,
+            occurred_at=self.clock(),
+            seq=0,
+            voids=command.action_id,
+            reason=command.reason,
+            actor=command.actor,
+        )
+        return self._commit(deal_id, entry, digest_of(command), None)
+
+    def expire(self, deal_id: uuid.UUID) -> Result | None:
+        """Close an idle deal under its pipeline's expiry policy, if it is due."""
+        deal = self._get_deal(deal_id)
+        pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
+        due = expiry_due(pipeline, replay(pipeline, deal.entries))
+        if due is None or due > self.clock():
+            return None
+        # One id per due time: a sweeper running twice writes one event.
+        action_id = str(uuid.uuid5(KEY_NAMESPACE, f"expiry\x1f{deal_id}\x1f{due}"))
+        assert pipeline.expiry is not None
+        entry = Entry(
+            kind="expiry",
+            entry_id=action_id,
+            occurred_at=due,
+            seq=0,
+            phase=pipeline.expiry.to,
+            fields=dict(pipeline.expiry.fields),
+        )
+        return self._commit(deal_id, entry, action_id, None)
+
+    def _commit(
+        self,
+        deal_id: uuid.UUID,
+        entry: Entry,
+        digest: str,
+        open_deal: Callable[[], Deal] | None,
+    ) -> Result:
+        """Load, decide, save with the idempotency key; retry on a lost race."""
+        for attempt in range(MAX_ATTEMPTS):
+            known = self.keys.find_action(entry.entry_id)
+            if known is not None:
+                return self._replayed(entry.entry_id, digest, *known)
+            try:
+                deal = self._get_deal(deal_id)
+            except DealNotFound:
+                if open_deal is None:
+                    raise
+                deal = open_deal()
+            pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
+            decision = deal.record(pipeline, entry, digest)
+            chained = self._chain(deal, decision)
+            keys = [(entry.entry_id, deal.id, digest)] + [
+                (e.entry_id, d.id, e.entry_id) for d, e in chained
+            ]
+            try:
+                recordings = self.save(deal, *(d for d, _ in chained), action_keys=keys)
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            position = next(
+                r.notification.id
+                for r in recordings
+                if r.domain_event.originator_id == deal.id
+                and r.domain_event.originator_version == deal.version
+            )
+            return Result(
+                deal_id=deal.id,
+                action_id=entry.entry_id,
+                phase=decision.after.phase,
+                previous_phase=decision.before.phase,
+                position=position,
+            )
+        raise ConcurrencyExhausted(f"deal {deal_id} kept changing; try again")
+
+    def _chain(self, deal: Deal, decision: Decision) -> list[tuple[Deal, Entry]]:
+        """Entering a chaining phase opens (or advances) a deal in another pipeline."""
+        chain = decision.step.chain
+        if chain is None:
+            return []
+        target = self.pipeline(chain.pipeline)
+        source = decision.step.entry
+        entry = Entry(
+            kind="action",
+            entry_id=str(uuid.uuid5(KEY_NAMESPACE, f"chain\x1f{source.entry_id}")),
+            occurred_at=source.occurred_at,
+            seq=0,
+            type=chain.action,
+            fields={**source.fields, "source_deal_id": str(deal.id)},
+            actor=source.actor,
+            note=f"opened from {deal.pipeline} deal {deal.id}",
+        )
+        other_id = deal_id_for(target.id, deal.contact_id, deal.object_id)
+        try:
+            other = self._get_deal(other_id)
+        except DealNotFound:
+            other = Deal(
+                pipeline=target.id,
+                pipeline_version=target.version,
+                contact_id=deal.contact_id,
+                object_id=deal.object_id,
+            )
+        if other.entry(entry.entry_id) is not None:
+            return []
+        other.record(self.pipeline(other.pipeline, other.pipeline_version), entry)
+        return [(other, entry)]
+
+    def _replayed(
+        self, action_id: str, digest: str, deal_id: uuid.UUID, stored_digest: str
+    ) -> Result:
+        """The original answer to a command seen before, recomputed from the log."""
+        if digest != stored_digest:
+            raise ActionConflict(action_id)
+        entries = self._entries(deal_id)
+        mine = next(e for e in entries if e.entry_id == action_id)
+        pipeline = self._deal_pipeline(deal_id)
+        before = replay(pipeline, [e for e in entries if e.seq < mine.seq])
+        after = replay(pipeline, [e for e in entries if e.seq <= mine.seq])
+        position = self.keys.position_of(deal_id, mine.seq)
+        assert position is not None
+        return Result(
+            deal_id=deal_id,
+            action_id=action_id,
+            phase=after.phase,
+            previous_phase=before.phase,
+            position=position,
+            replayed=True,
+        )
+
+    # -- queries ---------------------------------------------------------------
+
+    def deal(self, deal_id: uuid.UUID) -> DealView:
+        deal = self._get_deal(deal_id)
+        pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
+        return self._view(deal, pipeline, replay(pipeline, deal.entries))
+
+    def timeline(
+        self,
+        deal_id: uuid.UUID,
+        *,
+        as_of: dt.datetime | None = None,
+        known_at: dt.datetime | None = None,
+    ) -> Timeline:
+        """Every entry with the phase before and after it, as of / known at a time."""
+        deal = self._get_deal(deal_id)
+        pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
+        entries = self._entries(deal_id)
+        state = replay(pipeline, entries, as_of=as_of, known_at=known_at)
+        view = self._view(deal, pipeline, replay(pipeline, entries))
+        return Timeline(deal=view, state=state, steps=state.steps)
+
+    def _view(self, deal: Deal, pipeline: Pipeline, state: Any) -> DealView:
+        return DealView(
+            deal_id=deal.id,
+            pipeline=deal.pipeline,
+            pipeline_version=deal.pipeline_version,
+            contact_id=deal.contact_id,
+            object_id=deal.object_id,
+            state=state,
+            stale=is_stale(pipeline, state, self.clock()),
+        )
+
+    def _get_deal(self, deal_id: uuid.UUID) -> Deal:
+        try:
+            deal = self.repository.get(deal_id)
+        except AggregateNotFoundError:
+            raise DealNotFound(deal_id) from None
+        if not isinstance(deal, Deal):
+            raise DealNotFound(deal_id)
+        return deal
+
+    def _deal_pipeline(self, deal_id: uuid.UUID) -> Pipeline:
+        deal = self._get_deal(deal_id)
+        return self.pipeline(deal.pipeline, deal.pipeline_version)
+
+    def _entries(self, deal_id: uuid.UUID) -> list[Entry]:
+        """The deal's entries with their recording times, from the stored events."""
+        return [
+            entry_from_event(event)
+            for event in self.events.get(deal_id)
+            if isinstance(event, DEAL_EVENTS)
+        ]
+
+    # -- validation ------------------------------------------------------------
+
+    def check_time(self, name: str, value: dt.datetime | None) -> dt.datetime:
+        now = self.clock()
+        if value is None:
+            return now
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidCommand(name, "needs a timezone (e.g. 2026-01-31T10:00:00Z)")
+        if value - now > FUTURE_TOLERANCE:
+            raise InvalidCommand(name, "lies more than a day in the future")
+        return value
+
+    def _check_action_type(self, pipeline: Pipeline, action_type: str) -> None:
+        known = ", ".join(a.key for a in pipeline.actions)
+        raise InvalidCommand(
+            "type", f"unknown action {action_type!r} in {pipeline.id} (known: {known})"
+        )
+
+
+def check_key(name: str, value: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidCommand(name, "must not be empty")
+    if len(value) > 200:
+        raise InvalidCommand(name, "is longer than 200 characters")
+    return value
+
+
+__all__: Sequence[str] = ["PhaseTracker", "ActionKeys", "ConcurrencyExhausted"]

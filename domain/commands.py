@@ -1,0 +1,88 @@
+"""Commands the application service accepts and the results it returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from domain.engine import DealState, Step
+
+
+@dataclass(frozen=True)
+class LogAction:
+    pipeline: str
+    contact_id: str
+    type: str
+    object_id: str | None = None
+    occurred_at: dt.datetime | None = None
+    outcome: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    actor: str | None = None
+    note: str | None = None
+    action_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MoveDeal:
+    deal_id: uuid.UUID
+    phase: str
+    reason: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    actor: str | None = None
+    occurred_at: dt.datetime | None = None
+    action_id: str | None = None
+
+
+@dataclass(frozen=True)
+class VoidAction:
+    action_id: str
+    reason: str
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command did: the deal's current phase before and after it."""
+
+    deal_id: uuid.UUID
+    action_id: str
+    phase: str | None
+    previous_phase: str | None
+    position: int
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class DealView:
+    deal_id: uuid.UUID
+    pipeline: str
+    pipeline_version: int
+    contact_id: str
+    object_id: str | None
+    state: DealState
+    stale: bool
+
+
+@dataclass(frozen=True)
+class Timeline:
+    deal: DealView
+    state: DealState  # as of / known at the requested times
+    steps: tuple[Step, ...]
+
+
+def digest_of(command: LogAction | MoveDeal | VoidAction) -> str:
+    """A stable fingerprint of a command's content, for idempotent replays."""
+    data = {"command": type(command).__name__, **asdict(command)}
+    data.pop("action_id", None)
+    canonical = json.dumps(data, sort_keys=True, default=_canonical)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    return str(value)
