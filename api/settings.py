@@ -65,7 +65,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         **common,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
-        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_HOST": query.get("host", [url.hostname or "127.0.0.1"])[0],
         "POSTGRES_PORT": str(url.port or 5432),
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),

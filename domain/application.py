@@ -13,7 +13,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
@@ -38,7 +38,9 @@ from domain.errors import (
     PhaselogError,
     UnknownPipeline,
 )
-from domain.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from domain.pipeline import Pipeline
 
 MAX_ATTEMPTS = 12
 FUTURE_TOLERANCE = dt.timedelta(days=1)
@@ -104,7 +106,7 @@ class PhaseTracker(Application[uuid.UUID]):
 
     def _history(self, pipeline_id: str) -> PipelineHistory | None:
         try:
-            history = self.repository.get(catalog_id_for(pipeline_id))
+            history: object = self.repository.get(catalog_id_for(pipeline_id))
         except AggregateNotFoundError:
             return None
         assert isinstance(history, PipelineHistory)
@@ -360,7 +362,7 @@ class PhaseTracker(Application[uuid.UUID]):
 
     def _get_deal(self, deal_id: uuid.UUID) -> Deal:
         try:
-            deal = self.repository.get(deal_id)
+            deal: object = self.repository.get(deal_id)
         except AggregateNotFoundError:
             raise DealNotFound(deal_id) from None
         if not isinstance(deal, Deal):

@@ -48,14 +48,18 @@ class PipelineHistory(Aggregate):
         digest = content_hash(pipeline)
         if self.digests and self.digests[-1] == digest:
             return False
-        definition = pipeline.model_dump(mode="json", by_alias=True, exclude={"version"})
+        definition = pipeline.model_dump(
+            mode="json", by_alias=True, exclude={"version"}
+        )
         self._add_version(
             number=len(self.definitions) + 1, definition=definition, digest=digest
         )
         return True
 
     @event(VersionAdded)
-    def _add_version(self, number: int, definition: dict[str, Any], digest: str) -> None:
+    def _add_version(
+        self, number: int, definition: dict[str, Any], digest: str
+    ) -> None:
         self.definitions.append(definition)
         self.digests.append(digest)
 

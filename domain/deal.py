@@ -21,7 +21,8 @@ DEAL_NAMESPACE = uuid.UUID("6f0e3c5e-3b7a-4d55-9c1e-5a4f1f6f3a10")
 
 def deal_id_for(pipeline: str, contact_id: str, object_id: str | None) -> uuid.UUID:
     """The deterministic id of a deal: logging by natural keys finds or opens it."""
-    return uuid.uuid5(DEAL_NAMESPACE, f"{pipeline}\x1f{contact_id}\x1f{object_id or ''}")
+    key = f"{pipeline}\x1f{contact_id}\x1f{object_id or ''}"
+    return uuid.uuid5(DEAL_NAMESPACE, key)
 
 
 class Deal(Aggregate):
@@ -90,12 +91,13 @@ class Deal(Aggregate):
         """Validate `entry` through the engine, then record it as this deal's event."""
         self.check_pipeline(pipeline)
         decision = decide(pipeline, self.entries, replace(entry, seq=self.version + 1))
-        common = {"action_id": entry.entry_id, "occurred_at": entry.occurred_at}
+        action_id, occurred_at = entry.entry_id, entry.occurred_at
         fields = dict(entry.fields)
         if entry.kind == "action":
             assert entry.type is not None
             self._log_action(
-                **common,
+                action_id=action_id,
+                occurred_at=occurred_at,
                 type=entry.type,
                 outcome=entry.outcome,
                 fields=fields,
@@ -106,7 +108,8 @@ class Deal(Aggregate):
         elif entry.kind == "move":
             assert entry.phase is not None
             self._move(
-                **common,
+                action_id=action_id,
+                occurred_at=occurred_at,
                 phase=entry.phase,
                 reason=entry.reason,
                 fields=fields,
@@ -116,7 +119,8 @@ class Deal(Aggregate):
         elif entry.kind == "void":
             assert entry.voids is not None and entry.reason is not None
             self._void(
-                **common,
+                action_id=action_id,
+                occurred_at=occurred_at,
                 voided_action_id=entry.voids,
                 reason=entry.reason,
                 actor=entry.actor,
@@ -124,7 +128,12 @@ class Deal(Aggregate):
             )
         else:
             assert entry.phase is not None
-            self._expire(**common, phase=entry.phase, fields=fields)
+            self._expire(
+                action_id=action_id,
+                occurred_at=occurred_at,
+                phase=entry.phase,
+                fields=fields,
+            )
         return decision
 
     def check_pipeline(self, pipeline: Pipeline) -> None:
@@ -223,12 +232,12 @@ _KINDS: dict[type[Any], EntryKind] = {
 DEAL_EVENTS = tuple(_KINDS)
 
 
-def entry_from_event(source: Deal.Event) -> Entry:
+def entry_from_event(source: Any) -> Entry:
     """The engine's view of a stored Deal event, with its recording time."""
     return Entry(
         kind=_KINDS[type(source)],
-        entry_id=getattr(source, "action_id"),
-        occurred_at=getattr(source, "occurred_at"),
+        entry_id=source.action_id,
+        occurred_at=source.occurred_at,
         seq=source.originator_version,
         recorded_at=source.timestamp,
         type=getattr(source, "type", None),

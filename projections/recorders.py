@@ -10,7 +10,6 @@ log. The service reaches these recorders by topic (APPLICATION_RECORDER_TOPIC).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -18,6 +17,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from psycopg.sql import SQL, Identifier
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from eventsourcing.persistence import StoredEvent
     from eventsourcing.sqlite import SQLiteCursor
     from psycopg import Cursor
