@@ -13,10 +13,15 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    project_aggregate,
+)
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from domain.catalog import PipelineHistory, catalog_id_for
 from domain.commands import (
@@ -47,6 +52,10 @@ FUTURE_TOLERANCE = dt.timedelta(days=1)
 KEY_NAMESPACE = uuid.UUID("3d3c0a8e-5b0e-4a43-a7f4-2c6b1b8f9e55")
 
 
+class DealRejected(PhaselogError):
+    """An action not stored because another action of the same deal was rejected."""
+
+
 class ConcurrencyExhausted(PhaselogError):
     """A deal kept changing under us; the client may simply try again."""
 
@@ -59,8 +68,58 @@ class ActionKeys(Protocol):
 
     def position_of(self, deal_id: uuid.UUID, version: int) -> int | None: ...
 
+    def find_actions(
+        self, action_ids: Sequence[str]
+    ) -> dict[str, tuple[uuid.UUID, str]]: ...
+
+    def select_events_of(
+        self, originator_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[StoredEvent]]: ...
+
 
 Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    deal_id: uuid.UUID
+    entry: Entry
+    digest: str
+    open: Callable[[], Deal]
+
+
+@dataclass
+class _Staged:
+    """What an import batch will save in one transaction."""
+
+    deals: list[Deal] = field(default_factory=list)
+    keys: list[tuple[str, uuid.UUID, str]] = field(default_factory=list)
+    decisions: list[tuple[int, Deal, Decision]] = field(default_factory=list)
+    repeats: list[tuple[int, int]] = field(default_factory=list)  # (index, first)
+
+    def merge(self, other: _Staged) -> None:
+        self.deals += other.deals
+        self.keys += other.keys
+        self.decisions += other.decisions
+        self.repeats += other.repeats
+
+    def indexes(self) -> list[int]:
+        return [i for i, _, _ in self.decisions] + [i for i, _ in self.repeats]
+
+
+def _reject(
+    group: list[int],
+    failed: int,
+    error: PhaselogError,
+    answers: list[Result | PhaselogError | None],
+) -> None:
+    """Reject a deal's whole group: the failing action with its own error."""
+    for index in group:
+        answers[index] = (
+            error
+            if index == failed
+            else DealRejected(f"another action of this deal was rejected: {error}")
+        )
 
 
 def utc_now() -> dt.datetime:
@@ -144,6 +203,132 @@ class PhaseTracker(Application[uuid.UUID]):
 
     def log_action(self, command: LogAction) -> Result:
         """Log one history action, opening the deal on its first action."""
+        plan = self._plan(command)
+        return self._commit(plan.deal_id, plan.entry, plan.digest, plan.open)
+
+    def log_actions(
+        self, commands: Sequence[LogAction], *, deals_per_transaction: int = 500
+    ) -> list[Result | PhaselogError]:
+        """The import path: many deals per transaction, all-or-nothing per deal.
+
+        Each command gets its own answer, in order: a Result (new or replayed) or
+        the error that rejected it. When one action of a deal is rejected, every
+        action of that deal in this call is rejected with it.
+        """
+        answers: list[Result | PhaselogError | None] = [None] * len(commands)
+        groups: dict[tuple[str, str, str | None], list[int]] = {}
+        for index, command in enumerate(commands):
+            key = (command.pipeline, command.contact_id, command.object_id)
+            groups.setdefault(key, []).append(index)
+        batch: list[list[int]] = []
+        for group in groups.values():
+            batch.append(group)
+            if len(batch) >= deals_per_transaction:
+                self._import_batch(commands, batch, answers)
+                batch = []
+        if batch:
+            self._import_batch(commands, batch, answers)
+        assert all(answer is not None for answer in answers)
+        return [answer for answer in answers if answer is not None]
+
+    def _import_batch(
+        self,
+        commands: Sequence[LogAction],
+        groups: list[list[int]],
+        answers: list[Result | PhaselogError | None],
+    ) -> None:
+        plans: dict[int, _Plan] = {}
+        for group in groups:
+            try:
+                for index in group:
+                    plans[index] = self._plan(commands[index])
+            except PhaselogError as error:
+                _reject(group, index, error, answers)
+        known = self.keys.find_actions([p.entry.entry_id for p in plans.values()])
+        deals = self._get_deals({p.deal_id for p in plans.values()})
+        staged = _Staged()
+        for group in groups:
+            if all(index in plans for index in group):
+                first = plans[group[0]]
+                deal = deals.get(first.deal_id) or first.open()
+                self._stage(
+                    deal, [(i, plans[i]) for i in group], known, staged, answers
+                )
+        if not staged.decisions:
+            return
+        try:
+            recordings = self.save(*staged.deals, action_keys=staged.keys)
+        except IntegrityError:
+            # Someone wrote one of these deals meanwhile: take them one by one.
+            for index in staged.indexes():
+                answers[index] = self._one_by_one(commands[index])
+            return
+        positions = {
+            (r.domain_event.originator_id, r.domain_event.originator_version): (
+                r.notification.id
+            )
+            for r in recordings
+        }
+        for index, deal, decision in staged.decisions:
+            answers[index] = Result(
+                deal_id=deal.id,
+                action_id=decision.step.entry.entry_id,
+                phase=decision.after.phase,
+                previous_phase=decision.before.phase,
+                position=positions[(deal.id, decision.step.entry.seq)],
+            )
+        for index, first_index in staged.repeats:
+            original = answers[first_index]
+            assert isinstance(original, Result)
+            answers[index] = replace(original, replayed=True)
+
+    def _stage(
+        self,
+        deal: Deal,
+        group: list[tuple[int, _Plan]],
+        known: Mapping[str, tuple[uuid.UUID, str]],
+        staged: _Staged,
+        answers: list[Result | PhaselogError | None],
+    ) -> None:
+        """Apply one deal's actions in memory; stage them only if all pass."""
+        pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
+        mine = _Staged(deals=[deal])
+        replays: dict[int, Result] = {}
+        seen: dict[str, tuple[str, int]] = {}
+        for index, plan in group:
+            action_id = plan.entry.entry_id
+            try:
+                if action_id in known:
+                    stored = known[action_id]
+                    replays[index] = self._replayed(action_id, plan.digest, *stored)
+                elif action_id in seen:  # twice in this very import
+                    if seen[action_id][0] != plan.digest:
+                        raise ActionConflict(action_id)
+                    mine.repeats.append((index, seen[action_id][1]))
+                else:
+                    decision = deal.record(pipeline, plan.entry, plan.digest)
+                    seen[action_id] = (plan.digest, index)
+                    mine.keys.append((action_id, deal.id, plan.digest))
+                    mine.decisions.append((index, deal, decision))
+                    for other, entry in self._chain(deal, decision):
+                        mine.deals.append(other)
+                        mine.keys.append((entry.entry_id, other.id, entry.entry_id))
+            except PhaselogError as error:
+                _reject([i for i, _ in group], index, error, answers)
+                return
+        for index, result in replays.items():
+            answers[index] = result
+        if mine.decisions:
+            staged.merge(mine)
+
+    def _one_by_one(self, command: LogAction) -> Result | PhaselogError:
+        try:
+            return self.log_action(command)
+        except PhaselogError as error:
+            return error
+
+    def _plan(self, command: LogAction) -> _Plan:
+        """Validate what needs no history, and name the deal the action belongs to."""
         pipeline = self.pipeline(command.pipeline)
         check_key("contact_id", command.contact_id)
         if command.object_id is not None:
@@ -163,7 +348,6 @@ class PhaseTracker(Application[uuid.UUID]):
             actor=command.actor,
             note=command.note,
         )
-        deal_id = deal_id_for(pipeline.id, command.contact_id, command.object_id)
 
         def open_deal() -> Deal:
             return Deal(
@@ -173,7 +357,8 @@ class PhaseTracker(Application[uuid.UUID]):
                 object_id=command.object_id,
             )
 
-        return self._commit(deal_id, entry, digest_of(command), open_deal)
+        deal_id = deal_id_for(pipeline.id, command.contact_id, command.object_id)
+        return _Plan(deal_id, entry, digest_of(command), open_deal)
 
     def move(self, command: MoveDeal) -> Result:
         """Set a deal's phase by hand; the move is an event with its reason."""
@@ -369,6 +554,17 @@ class PhaseTracker(Application[uuid.UUID]):
             raise DealNotFound(deal_id)
         return deal
 
+    def _get_deals(self, deal_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Deal]:
+        """Many deals in one query, for the import path."""
+        deals: dict[uuid.UUID, Deal] = {}
+        for deal_id, stored in self.keys.select_events_of(list(deal_ids)).items():
+            aggregate = project_aggregate(
+                None, (self.mapper.to_domain_event(s) for s in stored)
+            )
+            if isinstance(aggregate, Deal):
+                deals[deal_id] = aggregate
+        return deals
+
     def _deal_pipeline(self, deal_id: uuid.UUID) -> Pipeline:
         deal = self._get_deal(deal_id)
         return self.pipeline(deal.pipeline, deal.pipeline_version)
@@ -406,6 +602,3 @@ def check_key(name: str, value: str) -> str:
     if len(value) > 200:
         raise InvalidCommand(name, "is longer than 200 characters")
     return value
-
-
-__all__: Sequence[str] = ["PhaseTracker", "ActionKeys", "ConcurrencyExhausted"]

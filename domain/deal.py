@@ -185,8 +185,13 @@ class Deal(Aggregate):
         digest: str,
     ) -> None:
         self._append(
-            "move", action_id, occurred_at, phase=phase, reason=reason,
-            fields=fields, actor=actor,
+            "move",
+            action_id,
+            occurred_at,
+            phase=phase,
+            reason=reason,
+            fields=fields,
+            actor=actor,
         )
 
     @event(ActionVoided)
@@ -200,7 +205,11 @@ class Deal(Aggregate):
         digest: str,
     ) -> None:
         self._append(
-            "void", action_id, occurred_at, voids=voided_action_id, reason=reason,
+            "void",
+            action_id,
+            occurred_at,
+            voids=voided_action_id,
+            reason=reason,
             actor=actor,
         )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from psycopg.sql import SQL, Identifier
@@ -19,7 +20,6 @@ from psycopg.sql import SQL, Identifier
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from eventsourcing.persistence import StoredEvent
     from eventsourcing.sqlite import SQLiteCursor
     from psycopg import Cursor
     from psycopg.rows import DictRow
@@ -64,6 +64,48 @@ class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
             row = c.fetchone()
         return None if row is None else (uuid.UUID(row["deal_id"]), row["digest"])
 
+    def find_actions(
+        self, action_ids: Sequence[str]
+    ) -> dict[str, tuple[uuid.UUID, str]]:
+        found: dict[str, tuple[uuid.UUID, str]] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(list(action_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                c.execute(
+                    f"SELECT action_id, deal_id, digest FROM {ACTION_KEYS} "
+                    f"WHERE action_id IN ({marks})",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    deal_id = uuid.UUID(row["deal_id"])
+                    found[row["action_id"]] = (deal_id, row["digest"])
+        return found
+
+    def select_events_of(
+        self, originator_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[StoredEvent]]:
+        events: dict[uuid.UUID, list[StoredEvent]] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks([i.hex for i in originator_ids], 500):
+                marks = ",".join("?" * len(chunk))
+                c.execute(
+                    f"SELECT originator_id, originator_version, topic, state "
+                    f"FROM {self.events_table_name} WHERE originator_id IN ({marks}) "
+                    "ORDER BY originator_id, originator_version",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    originator_id = uuid.UUID(row["originator_id"])
+                    events.setdefault(originator_id, []).append(
+                        StoredEvent(
+                            originator_id=originator_id,
+                            originator_version=row["originator_version"],
+                            topic=row["topic"],
+                            state=row["state"],
+                        )
+                    )
+        return events
+
     def position_of(self, deal_id: uuid.UUID, version: int) -> int | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute(
@@ -93,6 +135,13 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
         self._find_key = SQL(
             "SELECT deal_id, digest FROM {0}.{1} WHERE action_id = %s"
         ).format(schema, Identifier(ACTION_KEYS))
+        self._find_keys = SQL(
+            "SELECT action_id, deal_id, digest FROM {0}.{1} WHERE action_id = ANY(%s)"
+        ).format(schema, Identifier(ACTION_KEYS))
+        self._events_of = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(schema, Identifier(self.events_table_name))
         self._position = SQL(
             "SELECT notification_id FROM {0}.{1} "
             "WHERE originator_id = %s AND originator_version = %s"
@@ -124,8 +173,39 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
             row = curs.fetchone()
         return None if row is None else (row["deal_id"], row["digest"])
 
+    def find_actions(
+        self, action_ids: Sequence[str]
+    ) -> dict[str, tuple[uuid.UUID, str]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._find_keys, (list(action_ids),))
+            return {
+                row["action_id"]: (row["deal_id"], row["digest"])
+                for row in curs.fetchall()
+            }
+
+    def select_events_of(
+        self, originator_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[StoredEvent]]:
+        events: dict[uuid.UUID, list[StoredEvent]] = {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._events_of, (list(originator_ids),))
+            for row in curs.fetchall():
+                events.setdefault(row["originator_id"], []).append(
+                    StoredEvent(
+                        originator_id=row["originator_id"],
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    )
+                )
+        return events
+
     def position_of(self, deal_id: uuid.UUID, version: int) -> int | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._position, (deal_id, version), prepare=True)
             row = curs.fetchone()
         return None if row is None else int(row["notification_id"])
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -67,9 +67,7 @@ def postgres_dsn() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a file for SQLite, a schema for PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'phaselog.db'}"
