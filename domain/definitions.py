@@ -66,7 +66,9 @@ def load_presets(directory: Path = PRESETS_DIR) -> dict[str, Pipeline]:
     for path in sorted(directory.glob("*.yaml")):
         pipeline = load_definition(path)
         if pipeline.id in pipelines:
-            raise DefinitionError(f"{path}: pipeline id {pipeline.id!r} is defined twice")
+            raise DefinitionError(
+                f"{path}: pipeline id {pipeline.id!r} is defined twice"
+            )
         pipelines[pipeline.id] = pipeline
     check_chains(pipelines)
     return pipelines

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from domain.errors import InvalidCommand
-from domain.pipeline import Chain, FieldSpec, Pipeline, PhaseKind
+from domain.pipeline import Chain, FieldSpec, PhaseKind, Pipeline
 
 EntryKind = Literal["action", "move", "void", "expiry"]
 
@@ -133,7 +133,10 @@ def replay(
         e
         for e in entries
         if (as_of is None or e.occurred_at <= as_of)
-        and (known_at is None or (e.recorded_at is not None and e.recorded_at <= known_at))
+        and (
+            known_at is None
+            or (e.recorded_at is not None and e.recorded_at <= known_at)
+        )
     ]
     voided = {e.voids for e in chosen if e.kind == "void"}
     state = DealState(pipeline=pipeline.id, version=pipeline.version)
@@ -333,7 +336,8 @@ def check_move(pipeline: Pipeline, state: DealState, entry: Entry) -> None:
         raise InvalidCommand(
             "phase", f"{pipeline.id} forbids skipping phases ({', '.join(skipped)})"
         )
-    if skipped and pipeline.skip_policy == "reason" and not (entry.reason or "").strip():
+    missing_reason = not (entry.reason or "").strip()
+    if skipped and pipeline.skip_policy == "reason" and missing_reason:
         raise InvalidCommand(
             "reason", f"moving to {target!r} skips {', '.join(skipped)}: give a reason"
         )

@@ -8,10 +8,12 @@ a broken definition with the path inside it and what is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 PhaseKind = Literal["open", "won", "lost", "paused"]
 TERMINAL_KINDS: frozenset[str] = frozenset({"won", "lost"})
@@ -47,7 +49,8 @@ class FieldSpec(Frozen):
         unknown = set(self.detail_for) - set(self.values)
         if unknown:
             raise ValueError(
-                f"field {self.name!r}: detail_for names unknown values {sorted(unknown)}"
+                f"field {self.name!r}: detail_for names unknown values "
+                f"{sorted(unknown)}"
             )
         if self.detail_for and not self.detail_field:
             raise ValueError(f"field {self.name!r}: detail_for needs detail_field")

@@ -1,0 +1,118 @@
+"""Engine properties over random histories of the real presets (hypothesis)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.engine import Entry, replay
+from tests.helpers.deal_story import START, presets
+
+if TYPE_CHECKING:
+    from domain.pipeline import Pipeline
+
+History = tuple["Pipeline", list[Entry]]
+HOURS = st.integers(min_value=0, max_value=24 * 365)
+
+
+@st.composite
+def histories(draw: st.DrawFn, min_size: int = 1) -> History:
+    """Actions (now and then a manual move or an expiry) at distinct business times.
+
+    The list order is the recording order, so business times arrive shuffled, as
+    back-dated entries do.
+    """
+    pipeline = presets()[draw(st.sampled_from(sorted(presets())))]
+    hours = draw(st.lists(HOURS, min_size=min_size, max_size=25, unique=True))
+    entries = []
+    for seq, hour in enumerate(hours, 1):
+        base = Entry(
+            kind="action",
+            entry_id=f"e{seq}",
+            occurred_at=START + dt.timedelta(hours=hour),
+            seq=seq,
+            recorded_at=START + dt.timedelta(days=400, minutes=seq),
+            fields={"n": seq},
+        )
+        roll = draw(st.integers(0, 9))
+        if roll == 0:
+            phase = draw(st.sampled_from(pipeline.phases)).key
+            entries.append(dataclasses.replace(base, kind="move", phase=phase))
+        elif roll == 1 and pipeline.expiry is not None:
+            expiry = dataclasses.replace(base, kind="expiry", phase=pipeline.expiry.to)
+            entries.append(expiry)
+        else:
+            action = draw(st.sampled_from(pipeline.actions))
+            outcome = draw(st.sampled_from((None, *action.outcomes)))
+            entries.append(dataclasses.replace(base, type=action.key, outcome=outcome))
+    return pipeline, entries
+
+
+@settings(deadline=None)
+@given(histories())
+def test_replay_is_deterministic(history: History) -> None:
+    pipeline, entries = history
+    first = replay(pipeline, entries)
+    assert replay(pipeline, entries) == first
+    assert replay(pipeline, entries[::-1]) == first
+
+
+@settings(deadline=None)
+@given(st.data())
+def test_recording_order_does_not_matter_for_distinct_business_times(
+    data: st.DataObject,
+) -> None:
+    pipeline, entries = data.draw(histories())
+    order = data.draw(st.permutations(range(len(entries))))
+    rerecorded = [
+        dataclasses.replace(entry, seq=order[i] + 1) for i, entry in enumerate(entries)
+    ]
+    assert (
+        replay(pipeline, rerecorded).fingerprint()
+        == replay(pipeline, entries).fingerprint()
+    )
+
+
+@settings(deadline=None)
+@given(st.data())
+def test_voiding_an_entry_equals_never_having_logged_it(data: st.DataObject) -> None:
+    pipeline, entries = data.draw(histories())
+    victim = data.draw(st.sampled_from(entries))
+    void = Entry(
+        kind="void",
+        entry_id="void",
+        occurred_at=START + dt.timedelta(hours=data.draw(HOURS)),
+        seq=len(entries) + 1,
+        voids=victim.entry_id,
+        reason="logged on the wrong deal",
+    )
+    never = [entry for entry in entries if entry is not victim]
+    assert (
+        replay(pipeline, [*entries, void]).fingerprint()
+        == replay(pipeline, never).fingerprint()
+    )
+
+
+@settings(deadline=None)
+@given(histories())
+def test_intervals_are_contiguous_non_overlapping_and_only_the_last_is_open(
+    history: History,
+) -> None:
+    pipeline, entries = history
+    state = replay(pipeline, entries)
+    intervals = state.intervals
+    if not intervals:
+        assert state.phase is None
+        return
+    for before, after in zip(intervals, intervals[1:], strict=False):
+        assert before.exited_at == after.entered_at
+        assert before.entered_at <= before.exited_at
+        assert before.phase != after.phase
+    last = intervals[-1]
+    assert last.exited_at is None
+    assert (state.phase, state.phase_since) == (last.phase, last.entered_at)
+    assert state.kind == pipeline.phase(last.phase).kind

@@ -1,0 +1,115 @@
+"""de-deal-phasen: setter and closer phases of a consulting sale (seeds/001)."""
+
+from __future__ import annotations
+
+from domain.engine import KEPT, TERMINAL
+from tests.helpers.deal_story import Story
+
+LEAD = {"first_name": "Jonas", "last_name": "Becker", "mobile": "+49 151 2345678"}
+
+
+def _booked_lead() -> Story:
+    story = Story("de-deal-phasen")
+    story.log("inquiry", **LEAD)
+    story.log("setting_call", "qualified")
+    story.log("consultation_booked")
+    return story
+
+
+def test_lead_goes_from_inquiry_through_two_consultations_to_sold() -> None:
+    story = Story("de-deal-phasen")
+    # Step 1: the form arrives with first name, last name and mobile.
+    assert story.log("inquiry", **LEAD).phase_after == "inquiry_received"
+    # Step 2: the setter calls; not yet gold standard: follow-up list.
+    step = story.log("setting_call", "not_qualified_yet")
+    assert step.phase_after == "follow_up"
+    # Step 3: a goodwill call qualifies him, but he has no time for a consultation.
+    step = story.log("setting_call", "qualified", days=5)
+    assert step.phase_after == "qualified_no_appointment"
+    # Step 4: the consultation is booked; postponed once, which changes nothing.
+    assert story.log("consultation_booked").phase_after == "first_consultation"
+    assert story.log("consultation_held", "postponed").effect == KEPT
+    # Step 5: no close in the first call: the optional follow-up conversation.
+    step = story.log("consultation_held", "follow_up_booked", days=2)
+    assert step.phase_after == "second_consultation"
+    # Step 6: sold in the second call, with an upsell candidate flagged.
+    step = story.log("consultation_held", "sold", days=3, upsell=True)
+    assert step.phase_after == "sold"
+    assert step.chain is not None
+    assert (step.chain.pipeline, step.chain.action) == (
+        "de-upsell",
+        "upsell_candidate_identified",
+    )
+
+
+def test_inquiry_needs_first_name_last_name_and_mobile() -> None:
+    story = Story("de-deal-phasen")
+    assert (
+        story.rejects("inquiry", first_name="Jonas", last_name="Becker").field
+        == "fields.mobile"
+    )
+    assert story.entries == []
+
+
+def test_setting_call_needs_an_outcome() -> None:
+    story = Story("de-deal-phasen")
+    story.log("inquiry", **LEAD)
+    assert story.rejects("setting_call").field == "outcome"
+
+
+def test_ko_in_setting_call_disqualifies() -> None:
+    story = Story("de-deal-phasen")
+    story.log("inquiry", **LEAD)
+    assert story.log("setting_call", "ko").phase_after == "disqualified"
+    # Step: a disqualified lead is not called again; a booking changes nothing.
+    assert story.log("consultation_booked").effect == TERMINAL
+
+
+def test_cancelled_first_consultation_goes_back_to_qualified_no_appointment() -> None:
+    story = _booked_lead()
+    step = story.log("consultation_held", "cancelled")
+    assert step.phase_after == "qualified_no_appointment"
+    # Step: rebooked, it is a first consultation again.
+    assert story.log("consultation_booked").phase_after == "first_consultation"
+
+
+def test_cancelled_second_consultation_means_not_sold() -> None:
+    story = _booked_lead()
+    assert story.log("consultation_booked").phase_after == "second_consultation"
+    step = story.log("consultation_held", "cancelled")
+    assert step.phase_after == "not_sold"
+
+
+def test_no_show_goes_back_to_follow_up() -> None:
+    story = _booked_lead()
+    assert story.log("consultation_held", "no_show").phase_after == "follow_up"
+
+
+def test_setter_error_in_consultation_disqualifies() -> None:
+    story = _booked_lead()
+    assert story.log("consultation_held", "setter_error").phase_after == "disqualified"
+
+
+def test_declined_lead_is_won_back_by_the_closers_follow_up() -> None:
+    story = _booked_lead()
+    assert story.log("consultation_held", "declined").phase_after == "not_sold"
+    # Step: in his free time the closer books another conversation.
+    step = story.log("consultation_booked", days=30)
+    assert step.phase_after == "second_consultation"
+    story.log("consultation_held", "declined")
+    # Step: an offer with written confirmation closes him after all.
+    step = story.log("written_confirmation", days=10)
+    assert step.phase_after == "sold"
+    assert step.chain is None  # no upsell flag: the upsell pipeline is optional
+
+
+def test_repeated_inquiry_does_not_restart_a_lead_in_consultation() -> None:
+    story = _booked_lead()
+    assert story.log("inquiry", **LEAD).effect == KEPT
+    assert story.phase == "first_consultation"
+
+
+def test_free_progression_lets_the_latest_setting_call_win() -> None:
+    story = _booked_lead()
+    step = story.log("setting_call", "not_qualified_yet")
+    assert step.phase_after == "follow_up"

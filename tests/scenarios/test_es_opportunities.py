@@ -1,0 +1,43 @@
+"""es-opportunities: a sales opportunity from quote request to close (seeds/004)."""
+
+from __future__ import annotations
+
+from tests.helpers.deal_story import Story, open_chained
+
+
+def _opened_by_a_converted_lead() -> Story:
+    lead = Story("es-leads")
+    for action in ("lead_created", "contact_made", "qualification_started"):
+        lead.log(action)
+    opportunity = open_chained(lead.log("quote_requested"))
+    assert opportunity.phase == "quote_requested"
+    return opportunity
+
+
+def test_opportunity_goes_from_quote_request_to_closed_won() -> None:
+    story = _opened_by_a_converted_lead()
+    # Step 1: the case is analysed with the customer.
+    assert story.log("analysis_started").phase_after == "analysis"
+    # Step 2: the quote goes out.
+    assert story.log("quote_sent", days=3).phase_after == "proposal_sent"
+    # Step 3: the customer asks for changes.
+    assert story.log("changes_requested", days=5).phase_after == "negotiation"
+    # Step 4: the revised proposal is accepted.
+    assert story.log("proposal_accepted", days=4).phase_after == "closed_won"
+    assert story.visited() == [
+        "quote_requested", "analysis", "proposal_sent", "negotiation", "closed_won",
+    ]  # fmt: skip
+
+
+def test_customer_declines_without_another_provider() -> None:
+    story = _opened_by_a_converted_lead()
+    story.log("quote_sent")
+    assert story.log("declined").phase_after == "closed_lost"
+
+
+def test_lost_to_competitor_needs_the_competitor() -> None:
+    story = _opened_by_a_converted_lead()
+    story.log("quote_sent")
+    assert story.rejects("chose_competitor").field == "fields.competitor"
+    step = story.log("chose_competitor", competitor="Acme Soluciones")
+    assert step.phase_after == "closed_lost_competitor"

@@ -1,0 +1,107 @@
+"""nl-tesoro: a Tesoro CRM buyer from first contact to a signed contract (seeds/000)."""
+
+from __future__ import annotations
+
+from domain.engine import BACKWARD, is_stale
+from tests.helpers.deal_story import Story, at_day, preset
+
+
+def test_buyer_goes_from_lead_through_a_hold_to_won() -> None:
+    story = Story("nl-tesoro")
+    # Step 1: the website form captures name and phone: a lead.
+    assert story.log("contact_captured", source="website").phase_after == "lead"
+    # Step 2: budget and timeline are verified.
+    assert story.log("budget_confirmed").phase_after == "qualification"
+    # Step 3: a viewing is scheduled, then held; both belong to the viewing stage.
+    assert story.log("viewing_scheduled").phase_after == "viewing"
+    assert not story.log("viewing", days=3).moved
+    # Step 4: the buyer makes an offer.
+    assert story.log("offer_made").phase_after == "negotiation"
+    # Step 5: financing is delayed: the deal is put on hold ("Wachtend").
+    assert story.log("put_on_hold").phase_after == "on_hold"
+    # Step 6: the bank comes through; the deal returns to negotiation.
+    assert story.log("reactivated", days=20).phase_after == "negotiation"
+    # Step 7: the seller accepts, the notary prepares the contract.
+    assert story.log("offer_accepted").phase_after == "closing"
+    # Step 8: everyone signs.
+    assert story.log("contract_signed", days=14).phase_after == "won"
+    assert story.visited() == [
+        "lead", "qualification", "viewing", "negotiation",
+        "on_hold", "negotiation", "closing", "won",
+    ]  # fmt: skip
+
+
+def test_viewing_logged_during_negotiation_does_not_move_back() -> None:
+    story = Story("nl-tesoro")
+    for action in ("contact_captured", "budget_confirmed", "viewing", "offer_made"):
+        story.log(action)
+    step = story.log("viewing")
+    assert (step.phase_after, step.effect) == ("negotiation", BACKWARD)
+
+
+def test_lost_needs_a_reason_from_the_list() -> None:
+    story = Story("nl-tesoro")
+    story.log("contact_captured")
+    assert story.rejects("deal_lost").field == "fields.lost_reason"
+    assert (
+        story.rejects("deal_lost", lost_reason="weather").field == "fields.lost_reason"
+    )
+    assert story.log("deal_lost", lost_reason="financing").phase_after == "lost"
+
+
+def test_lost_reason_other_needs_a_detail() -> None:
+    story = Story("nl-tesoro")
+    story.log("contact_captured")
+    assert (
+        story.rejects("deal_lost", lost_reason="other").field
+        == "fields.lost_reason_detail"
+    )
+    step = story.log("deal_lost", lost_reason="other", lost_reason_detail="emigrated")
+    assert step.phase_after == "lost"
+    assert story.state.phase_fields["lost_reason_detail"] == "emigrated"
+
+
+def test_lost_deal_is_won_back_to_the_stage_it_had_reached() -> None:
+    story = Story("nl-tesoro")
+    for action in ("contact_captured", "budget_confirmed", "viewing"):
+        story.log(action)
+    story.log("deal_lost", lost_reason="timing")
+    # Step: further actions on a lost deal are history only.
+    assert not story.log("offer_made").moved
+    # Step: the buyer comes back; the deal reopens where it was.
+    assert story.log("reactivated", days=60).phase_after == "viewing"
+
+
+def test_manual_move_skipping_stages_needs_a_reason() -> None:
+    story = Story("nl-tesoro")
+    story.log("contact_captured")
+    # Step: a returning client goes straight to negotiation; without a reason, no.
+    error = story.rejects_move("negotiation")
+    assert error.field == "reason"
+    assert "qualification, viewing" in error.reason
+    # Step: with the reason documented the move is kept.
+    step = story.move("negotiation", reason="returning client, bought with us in 2021")
+    assert step.phase_after == "negotiation"
+    # Step: moving one stage on, or back, skips nothing and needs no reason.
+    assert story.move("closing").phase_after == "closing"
+    assert story.move("viewing").phase_after == "viewing"
+
+
+def test_manual_move_into_lost_needs_the_lost_reason() -> None:
+    story = Story("nl-tesoro")
+    story.log("contact_captured")
+    assert story.rejects_move("lost").field == "fields.lost_reason"
+    assert story.move("lost", fields={"lost_reason": "price"}).phase_after == "lost"
+
+
+def test_wachtend_label_stale_thresholds_and_probabilities() -> None:
+    pipeline = preset("nl-tesoro")
+    assert pipeline.label_of("on_hold") == "Wachtend"
+    assert pipeline.label_of("on_hold", "en") == "On hold"
+    open_phases = [p for p in pipeline.phases if p.kind == "open"]
+    assert all(p.stale_after_days for p in open_phases)
+    assert all(p.probability is not None for p in pipeline.phases)
+    story = Story("nl-tesoro")
+    story.log("contact_captured", days=0)
+    assert not is_stale(pipeline, story.state, at_day(7))
+    assert is_stale(pipeline, story.state, at_day(8))
