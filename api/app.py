@@ -1,0 +1,87 @@
+"""The app factory: `create_app(settings)`; its lifespan owns the service and runner."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+
+from api import errors
+from api.auth import warn_open
+from api.routes import actions, deals, health, pipelines
+from api.settings import Settings, eventsourcing_env
+from domain.application import PhaseTracker
+from domain.definitions import check_chains, load_definition, load_presets
+from projections.keys import KeyStore
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from domain.pipeline import Pipeline
+
+
+def load_pipelines(settings: Settings) -> list[Pipeline]:
+    """The presets, overridden and extended by the YAML files in `pipelines_dir`."""
+    found = load_presets()
+    if settings.pipelines_dir is not None:
+        for path in sorted(settings.pipelines_dir.glob("*.yaml")):
+            pipeline = load_definition(path)
+            found[pipeline.id] = pipeline
+        check_chains(found)
+    return list(found.values())
+
+
+def open_tracker(settings: Settings) -> PhaseTracker:
+    return PhaseTracker(eventsourcing_env(settings), pipelines=load_pipelines(settings))
+
+
+def open_keys(tracker: PhaseTracker, settings: Settings) -> KeyStore:
+    """The key store, with PHASELOG_ADMIN_KEY seeded as an admin key."""
+    keys = KeyStore(tracker)
+    if settings.admin_key is not None:
+        keys.add(settings.admin_key.get_secret_value(), "admin", "PHASELOG_ADMIN_KEY")
+    return keys
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tracker = open_tracker(settings)
+        try:
+            app.state.tracker = tracker
+            app.state.keys = open_keys(tracker, settings)
+            app.state.projector = None
+            if app.state.keys.empty():
+                warn_open()
+            yield
+        finally:
+            tracker.close()
+
+    app = FastAPI(
+        title="phaselog",
+        version="1",
+        summary="Event-sourced phase tracker for sales pipelines",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app, settings.max_body_bytes)
+    for module in (actions, deals, pipelines, health):
+        app.include_router(module.router)
+    app.openapi = lambda: problem_media_type(app)  # type: ignore[method-assign]
+    return app
+
+
+def problem_media_type(app: FastAPI) -> dict[str, Any]:
+    """Error responses are documented as application/problem+json, as served."""
+    if app.openapi_schema is None:
+        schema = FastAPI.openapi(app)
+        for path in schema["paths"].values():
+            for operation in path.values():
+                for _code, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    schema_ref = content.get("application/json", {}).get("schema", {})
+                    if schema_ref.get("$ref", "").endswith("/Problem"):
+                        content[errors.PROBLEM_JSON] = content.pop("application/json")
+        app.openapi_schema = schema
+    return app.openapi_schema

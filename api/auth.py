@@ -1,0 +1,97 @@
+"""API keys: `Authorization: Bearer <key>`, one role per key.
+
+`agent` logs actions, moves and voids and reads deals; `auditor` reads everything
+(timelines, reports, projections) and writes nothing; `admin` may do all. While the
+key table is empty the server runs open (every caller is admin), which `serve`
+allows on a loopback address only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastapi import HTTPException, Request
+
+from projections.keys import KeyStore, Role
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+log = logging.getLogger("phaselog.auth")
+
+WRITE: tuple[Role, ...] = ("agent", "admin")
+READ_DEALS: tuple[Role, ...] = ("agent", "auditor", "admin")
+AUDIT: tuple[Role, ...] = ("auditor", "admin")
+ADMIN: tuple[Role, ...] = ("admin",)
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: Role
+    open_mode: bool = False
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, keys: KeyStore) -> None:
+    """Refuse to serve without any key on an address other machines can reach."""
+    if not keys.empty():
+        return
+    if not is_loopback(host):
+        raise RuntimeError(
+            f"no API key exists: refusing to listen on {host}. Set PHASELOG_ADMIN_KEY "
+            "or run `phaselog keys create --role admin`, or bind to 127.0.0.1"
+        )
+    warn_open()
+
+
+def warn_open() -> None:
+    log.warning(
+        "NO API KEY CONFIGURED: phaselog runs OPEN, every caller is admin. "
+        "Set PHASELOG_ADMIN_KEY before exposing it."
+    )
+
+
+def authenticate(request: Request) -> Principal:
+    keys: KeyStore = request.app.state.keys
+    header = request.headers.get("authorization")
+    if header is None:
+        if keys.empty():
+            return Principal("admin", open_mode=True)
+        raise _unauthorized("missing Authorization: Bearer <key>")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise _unauthorized("expected Authorization: Bearer <key>")
+    role = keys.role_of(key.strip())
+    if role is None:
+        raise _unauthorized("unknown API key")
+    return Principal(role)
+
+
+def allow(*roles: Role) -> Callable[[Request], Principal]:
+    """A dependency admitting callers whose role is one of `roles`."""
+
+    def check(request: Request) -> Principal:
+        principal = authenticate(request)
+        if principal.role not in roles:
+            needs = " or ".join(roles)
+            raise HTTPException(
+                403, f"role {principal.role!r} may not do this (needs {needs})"
+            )
+        return principal
+
+    return check
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})

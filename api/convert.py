@@ -1,0 +1,115 @@
+"""Between API schemas and the service's commands and views."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from api.errors import problem, problem_for
+from api.schemas.actions import ActionIn, ActionOut, BatchItemOut, BatchOut
+from api.schemas.deals import DealOut, TimelineEntryOut, TimelineOut
+from domain.commands import LogAction
+from domain.engine import VOID, VOIDED
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from fastapi import Response
+
+    from api.batch import Outcome
+    from domain.commands import DealView, Result, Timeline
+
+
+def log_action(body: ActionIn) -> LogAction:
+    return LogAction(**body.model_dump())
+
+
+def action_out(result: Result) -> ActionOut:
+    return ActionOut(
+        deal_id=result.deal_id,
+        action_id=result.action_id,
+        phase=result.phase,
+        previous_phase=result.previous_phase,
+        position=result.position,
+    )
+
+
+def batch_out(outcomes: Sequence[Outcome]) -> BatchOut:
+    """Each item as if posted alone; a failed item's field is a path into the body."""
+    results = []
+    for outcome in outcomes:
+        if outcome.result is not None:
+            results.append(
+                BatchItemOut(
+                    index=outcome.index,
+                    status=200 if outcome.result.replayed else 201,
+                    result=action_out(outcome.result),
+                )
+            )
+            continue
+        found = (
+            problem_for(outcome.error)
+            if outcome.error is not None
+            else problem(424, f"action {outcome.blocked_by} of this deal was rejected")
+        )
+        where = f"actions[{outcome.index}]"
+        found = found.model_copy(
+            update={"field": f"{where}.{found.field}" if found.field else where}
+        )
+        results.append(
+            BatchItemOut(index=outcome.index, status=found.status, problem=found)
+        )
+    accepted = sum(1 for r in results if r.result is not None)
+    rejected = len(results) - accepted
+    return BatchOut(accepted=accepted, rejected=rejected, results=results)
+
+
+def answer(result: Result, response: Response) -> ActionOut:
+    """201 for a new event, 200 when the command was a replay of a stored one."""
+    if result.replayed:
+        response.status_code = 200
+    return action_out(result)
+
+
+def deal_out(view: DealView) -> DealOut:
+    state = view.state
+    return DealOut(
+        deal_id=view.deal_id,
+        pipeline=view.pipeline,
+        pipeline_version=view.pipeline_version,
+        contact_id=view.contact_id,
+        object_id=view.object_id,
+        phase=state.phase,
+        phase_kind=state.kind,
+        phase_since=state.phase_since,
+        opened_at=state.opened_at,
+        last_activity_at=state.last_activity_at,
+        stale=view.stale,
+    )
+
+
+def timeline_out(timeline: Timeline) -> TimelineOut:
+    entries = []
+    for step in timeline.steps:
+        entry = step.entry
+        entries.append(
+            TimelineEntryOut(
+                action_id=entry.entry_id,
+                kind=entry.kind,
+                type=entry.type,
+                outcome=entry.outcome,
+                fields=dict(entry.fields),
+                note=entry.note,
+                actor=entry.actor,
+                occurred_at=entry.occurred_at,
+                recorded_at=entry.recorded_at,
+                phase_before=step.phase_before,
+                phase_after=step.phase_after,
+                voided=step.effect == VOIDED,
+                reason=entry.reason,
+                voids=entry.voids if step.effect == VOID else None,
+                effect=step.effect,
+            )
+        )
+    return TimelineOut(
+        deal_id=timeline.deal.deal_id, phase=timeline.state.phase, entries=entries
+    )

@@ -1,0 +1,187 @@
+"""Every error as an RFC 9457 problem (application/problem+json) naming its field."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from api.schemas.actions import ActionOut
+from api.schemas.problem import FieldError, Problem
+from domain.application import ConcurrencyExhausted
+from domain.errors import (
+    ActionConflict,
+    ActionNotFound,
+    DealNotFound,
+    InvalidCommand,
+    PhaselogError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from fastapi import FastAPI, Request
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PROBLEM_JSON = "application/problem+json"
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    422: "Invalid input",
+    424: "Not stored: another action of the same deal was rejected",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class NotYetProjected(PhaselogError):
+    """The read models have not caught up with the requested position in time."""
+
+    def __init__(self, position: int, waited: float) -> None:
+        super().__init__(
+            f"the projections have not reached position {position} after {waited:g} s;"
+            " try again"
+        )
+
+
+def problem(status: int, detail: str, field: str | None = None) -> Problem:
+    slug = TITLES.get(status, "error").lower().split(":")[0].replace(" ", "-")
+    return Problem(
+        type=f"/problems/{slug}",
+        title=TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        field=field,
+    )
+
+
+def problem_for(error: PhaselogError) -> Problem:
+    """The problem a domain error becomes, for the API and the CLI's summaries."""
+    if isinstance(error, InvalidCommand):
+        return problem(422, str(error), error.field)
+    if isinstance(error, ActionConflict):
+        return problem(409, str(error), "action_id")
+    if isinstance(error, DealNotFound):
+        return problem(404, str(error), "deal_id")
+    if isinstance(error, ActionNotFound):
+        return problem(404, str(error), "action_id")
+    if isinstance(error, ConcurrencyExhausted | NotYetProjected):
+        return problem(503, str(error))
+    return problem(400, str(error))
+
+
+def respond(body: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=body.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """('body', 'actions', 3, 'occurred_at') -> 'actions[3].occurred_at'."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+    return text or "body"
+
+
+def validation_problem(error: RequestValidationError) -> Problem:
+    items = [
+        FieldError(field=field_path(e["loc"]), reason=str(e["msg"]))
+        for e in error.errors()
+    ]
+    detail = "; ".join(f"{i.field}: {i.reason}" for i in items)
+    first = items[0].field if items else None
+    return problem(422, detail, first).model_copy(update={"errors": items})
+
+
+def install(app: FastAPI, max_body_bytes: int) -> None:
+    async def on_domain(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, PhaselogError)
+        body = problem_for(error)
+        headers = {"Retry-After": "1"} if body.status == 503 else None
+        return respond(body, headers)
+
+    async def on_validation(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        return respond(validation_problem(error))
+
+    async def on_http(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, HTTPException)
+        return respond(problem(error.status_code, str(error.detail)), error.headers)
+
+    app.add_exception_handler(PhaselogError, on_domain)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+
+
+class BodyLimit:
+    """Answer 413 before a handler sees a body larger than `max_bytes`."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"the request body is larger than {self.max_bytes} bytes"
+        await respond(problem(413, detail, "body"))(scope, receive, send)
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problems a route may answer with."""
+    return {
+        code: {"model": Problem, "description": TITLES.get(code, "Error")}
+        for code in sorted({*codes, 401, 403})
+    }
+
+
+def command_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """A command's problems, plus 200 for a replay that stored nothing."""
+    replay = {"model": ActionOut, "description": "Replayed: answered, nothing stored"}
+    return {200: replay, **problem_responses(*codes)}

@@ -1,0 +1,52 @@
+"""Logging history actions, one or many, and voiding them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from api.batch import log_batch
+from api.convert import answer, batch_out, log_action
+from api.deps import Tracker, Writer
+from api.errors import command_responses, problem_responses
+from api.schemas.actions import (
+    ActionIn,
+    ActionOut,
+    BatchIn,
+    BatchOut,
+    VoidIn,
+)
+from domain.commands import VoidAction
+
+router = APIRouter(prefix="/v1/actions", tags=["actions"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=command_responses(409, 413, 422, 503),
+)
+def post_action(
+    body: ActionIn, tracker: Tracker, _: Writer, response: Response
+) -> ActionOut:
+    """Log one action; the deal is found, or opened, by its natural keys."""
+    return answer(tracker.log_action(log_action(body)), response)
+
+
+@router.post(":batch", responses=problem_responses(413, 422))
+def post_batch(body: BatchIn, tracker: Tracker, _: Writer) -> BatchOut:
+    """Log many actions; each deal's actions are all stored or none is."""
+    return batch_out(log_batch(tracker, [log_action(a) for a in body.actions]))
+
+
+@router.post(
+    "/{action_id}/void",
+    status_code=status.HTTP_201_CREATED,
+    responses=command_responses(404, 409, 422, 503),
+)
+def void_action(
+    action_id: str, body: VoidIn, tracker: Tracker, _: Writer, response: Response
+) -> ActionOut:
+    """Mark an earlier action void; it stays in the history without effect."""
+    command = VoidAction(action_id=action_id, reason=body.reason, actor=body.actor)
+    return answer(tracker.void(command), response)
+

@@ -1,0 +1,38 @@
+"""Pipeline definitions, with every version ever registered."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import DealReader, Tracker
+from api.errors import problem_responses
+from api.schemas.ops import PipelineOut, PipelinesOut, PipelineSummary
+
+router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
+
+
+@router.get("", responses=problem_responses())
+def list_pipelines(tracker: Tracker, _: DealReader) -> PipelinesOut:
+    """The latest version of every pipeline, with its phase and action keys."""
+    return PipelinesOut(
+        data=[
+            PipelineSummary(
+                id=p.id,
+                version=p.version,
+                label=p.label,
+                phases=[phase.key for phase in p.phases],
+                actions=[action.key for action in p.actions],
+            )
+            for p in tracker.pipelines()
+        ]
+    )
+
+
+@router.get("/{pipeline_id}", responses=problem_responses(404))
+def get_pipeline(pipeline_id: str, tracker: Tracker, _: DealReader) -> PipelineOut:
+    """A pipeline's latest definition and all of its versions."""
+    versions = tracker.pipeline_versions(pipeline_id)
+    latest = versions[-1]
+    return PipelineOut(
+        id=latest.id, version=latest.version, definition=latest, versions=versions
+    )

@@ -1,0 +1,128 @@
+"""API keys, stored hashed (sha256) in a table of the event store's own database.
+
+Only the hash is kept: a leaked table does not leak keys. The API's auth and the
+CLI's `keys create` share this store; it works on SQLite and PostgreSQL through the
+tracker's recorder datastore, so it needs no connection settings of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import TYPE_CHECKING, Literal
+
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Composed, Identifier
+
+if TYPE_CHECKING:
+    from domain.application import PhaseTracker
+
+Role = Literal["agent", "auditor", "admin"]
+ROLES: tuple[Role, ...] = ("agent", "auditor", "admin")
+KEYS_TABLE = "api_keys"
+KEY_PREFIX = "plk_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+class KeyStore:
+    """Create, look up and count API keys; one role per key."""
+
+    def __init__(self, tracker: PhaseTracker) -> None:
+        recorder = tracker.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            self._pg = recorder.datastore
+            self._table: Composed = SQL("{0}.{1}").format(
+                Identifier(self._pg.schema), Identifier(KEYS_TABLE)
+            )
+        elif isinstance(recorder, SQLiteApplicationRecorder):
+            self._sqlite = recorder.datastore
+        else:
+            raise TypeError(f"no key table for {type(recorder).__name__}")
+        self._postgres = isinstance(recorder, PostgresApplicationRecorder)
+        self.create_table()
+
+    def create_table(self) -> None:
+        if self._postgres:
+            with self._pg.transaction(commit=True) as curs:
+                curs.execute(
+                    SQL(
+                        "CREATE TABLE IF NOT EXISTS {0} (key_hash text PRIMARY KEY, "
+                        "role text NOT NULL, label text, created_at timestamptz "
+                        "NOT NULL)"
+                    ).format(self._table)
+                )
+            return
+        with self._sqlite.transaction(commit=True) as c:
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (key_hash TEXT PRIMARY KEY, "
+                "role TEXT NOT NULL, label TEXT, created_at TEXT NOT NULL)"
+            )
+
+    def add(self, key: str, role: Role, label: str | None = None) -> None:
+        """Store `key` (hashed) with `role`; storing the same key again is a no-op."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        row = (hash_key(key), role, label, dt.datetime.now(dt.UTC))
+        if self._postgres:
+            with self._pg.transaction(commit=True) as curs:
+                curs.execute(
+                    SQL(
+                        "INSERT INTO {0} (key_hash, role, label, created_at) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT (key_hash) DO NOTHING"
+                    ).format(self._table),
+                    row,
+                )
+            return
+        with self._sqlite.transaction(commit=True) as c:
+            c.execute(
+                f"INSERT OR IGNORE INTO {KEYS_TABLE} "
+                "(key_hash, role, label, created_at) VALUES (?, ?, ?, ?)",
+                (*row[:3], row[3].isoformat()),
+            )
+
+    def create(self, role: Role, label: str | None = None) -> str:
+        """A fresh random key with `role`; the caller sees it once, we keep its hash."""
+        key = new_key()
+        self.add(key, role, label)
+        return key
+
+    def role_of(self, key: str) -> Role | None:
+        digest = hash_key(key)
+        if self._postgres:
+            with self._pg.transaction(commit=False) as curs:
+                curs.execute(
+                    SQL("SELECT role FROM {0} WHERE key_hash = %s").format(self._table),
+                    (digest,),
+                )
+                found = curs.fetchone()
+            return _role(found["role"] if found else None)
+        with self._sqlite.transaction(commit=False) as c:
+            c.execute(f"SELECT role FROM {KEYS_TABLE} WHERE key_hash = ?", (digest,))
+            row = c.fetchone()
+        return _role(row[0] if row else None)
+
+    def empty(self) -> bool:
+        """True while no key exists at all (the server then runs open, on loopback)."""
+        if self._postgres:
+            with self._pg.transaction(commit=False) as curs:
+                curs.execute(SQL("SELECT 1 FROM {0} LIMIT 1").format(self._table))
+                return curs.fetchone() is None
+        with self._sqlite.transaction(commit=False) as c:
+            c.execute(f"SELECT 1 FROM {KEYS_TABLE} LIMIT 1")
+            return c.fetchone() is None
+
+
+def _role(value: object) -> Role | None:
+    for role in ROLES:
+        if value == role:
+            return role
+    return None
