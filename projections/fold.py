@@ -1,0 +1,208 @@
+"""Deals folded into read-model rows by the engine: the one place rows are made.
+
+A deal's rows are always the fold of its whole history up to a position, never a
+patch of the previous rows, so a back-dated action simply re-derives them. The
+runner, the rebuild and `verify` all fold through `Folder.fold`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+from psycopg.sql import SQL
+
+from domain.deal import DEAL_EVENTS, Deal, entry_from_event
+from domain.engine import Entry, expiry_due, replay
+from projections.store import Row, chunks
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from domain.application import PhaseTracker
+    from projections.store import Store
+
+OPENED_TOPIC = get_topic(Deal.Opened)
+DEAL_TOPICS = frozenset({OPENED_TOPIC, *(get_topic(cls) for cls in DEAL_EVENTS)})
+
+
+@dataclass(slots=True)
+class DealHistory:
+    """What a fold needs of a deal; `entries` in recording order."""
+
+    deal_id: uuid.UUID
+    pipeline: str
+    version: int
+    contact_id: str
+    object_id: str | None
+    entries: list[Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """A deal's rows, values in `DEAL_COLUMNS` / `INTERVAL_COLUMNS` order."""
+
+    deal_id: uuid.UUID
+    deal: Row
+    intervals: list[Row]
+
+
+class Folder:
+    """Reads deals' stored events, decodes them and folds them into rows."""
+
+    def __init__(self, tracker: PhaseTracker, store: Store) -> None:
+        self.tracker = tracker
+        self.store = store
+        self._select = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {} "
+        ).format(store.events)
+
+    # -- reading -----------------------------------------------------------------
+
+    def load(self, deal_ids: Iterable[uuid.UUID], upto: int) -> list[Folded]:
+        """The given deals folded over their events up to position `upto`."""
+        folded: list[Folded] = []
+        for chunk in chunks(sorted(deal_ids)):
+            # The recorder keeps SQLite ids as hex text.
+            values = chunk if self.store.postgres else [i.hex for i in chunk]
+            condition, params = self.store.any_of(SQL("originator_id"), values)
+            query = self._select + SQL(
+                "WHERE {} AND {} <= %s ORDER BY originator_id, originator_version"
+            ).format(condition, self.store.notification_id)
+            with self.store.read() as tx:
+                tx.execute(query, [*params, upto])
+                rows = tx.fetchall()
+            folded.extend(self.fold(h) for h in self.histories(rows))
+        return folded
+
+    def scan(self, upto: int, page_size: int) -> Iterator[tuple[int, list[Folded]]]:
+        """Every deal folded over its events up to `upto`, page by page in deal order.
+
+        Each page is one short query (keyset on the primary key), so no transaction
+        stays open while Python folds; yields (events read, folded deals).
+        """
+        carry: list[Row] = []
+        for rows in self._pages(upto, page_size):
+            rows = carry + rows
+            cut = len(rows)
+            while cut and rows[cut - 1][0] == rows[-1][0]:
+                cut -= 1  # the last deal may go on in the next page
+            carry = rows[cut:]
+            yield (
+                len(rows) - len(carry),
+                [self.fold(h) for h in self.histories(rows[:cut])],
+            )
+        if carry:
+            yield len(carry), [self.fold(h) for h in self.histories(carry)]
+
+    def _pages(self, upto: int, page_size: int) -> Iterator[list[Row]]:
+        after: tuple[Any, int] | None = None
+        while True:
+            where = SQL("WHERE {} <= %s").format(self.store.notification_id)
+            params: list[Any] = [upto]
+            if after is not None:
+                where += SQL(" AND (originator_id, originator_version) > (%s, %s)")
+                params.extend(after)
+            query = (
+                self._select
+                + where
+                + SQL(" ORDER BY originator_id, originator_version LIMIT %s")
+            )
+            with self.store.read() as tx:
+                tx.execute(query, [*params, page_size])
+                rows = tx.fetchall()
+            if not rows:
+                return
+            after = (rows[-1][0], rows[-1][1])
+            yield rows
+            if len(rows) < page_size:
+                return
+
+    def histories(self, rows: Iterable[Row]) -> Iterator[DealHistory]:
+        """Deal histories from stored event rows ordered by deal and version."""
+        current: DealHistory | None = None
+        for originator_id, version, topic, state in rows:
+            if topic not in DEAL_TOPICS:
+                continue  # pipeline versions live in the same log
+            event: Any = self.tracker.mapper.to_domain_event(
+                StoredEvent(
+                    originator_id=self._uuid(originator_id),
+                    originator_version=version,
+                    topic=topic,
+                    state=bytes(state),
+                )
+            )
+            if topic == OPENED_TOPIC:
+                if current is not None:
+                    yield current
+                current = DealHistory(
+                    deal_id=event.originator_id,
+                    pipeline=event.pipeline,
+                    version=event.pipeline_version,
+                    contact_id=event.contact_id,
+                    object_id=event.object_id,
+                    entries=[],
+                )
+            else:
+                assert current is not None and current.deal_id == event.originator_id
+                current.entries.append(entry_from_event(event))
+        if current is not None:
+            yield current
+
+    def _uuid(self, value: Any) -> uuid.UUID:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+    # -- folding -----------------------------------------------------------------
+
+    def fold(self, history: DealHistory) -> Folded:
+        pipeline = self.tracker.pipeline(history.pipeline, history.version)
+        state = replay(pipeline, history.entries)
+        phase = pipeline.phase(state.phase) if state.phase else None
+        stale_days = phase.stale_after_days if phase else None
+        stale_at: dt.datetime | None = None
+        if stale_days and state.kind == "open" and state.phase_since is not None:
+            stale_at = state.phase_since + dt.timedelta(days=stale_days)
+        lost_reason: str | None = None
+        if phase is not None and state.kind == "lost" and phase.requires:
+            value = state.phase_fields.get(phase.requires[0].name)
+            lost_reason = None if value is None else str(value)
+        deal_id = history.deal_id
+        deal = (
+            deal_id,
+            history.pipeline,
+            history.version,
+            history.contact_id,
+            history.object_id,
+            state.phase,
+            state.kind,
+            state.phase_since,
+            state.opened_at,
+            state.last_activity_at,
+            state.owner,
+            phase.probability if phase else None,
+            stale_days,
+            stale_at,
+            expiry_due(pipeline, state),
+            lost_reason,
+            ",".join(sorted({i.phase for i in state.intervals})),
+        )
+        intervals = [
+            (
+                deal_id,
+                seq,
+                history.pipeline,
+                interval.phase,
+                interval.entered_at,
+                interval.exited_at,
+                None
+                if interval.exited_at is None
+                else (interval.exited_at - interval.entered_at).total_seconds(),
+                state.owner,
+            )
+            for seq, interval in enumerate(state.intervals)
+        ]
+        return Folded(deal_id, deal, intervals)

@@ -1,0 +1,104 @@
+"""What the projections answer: plain frozen values, no database types."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    name: str
+    position: int  # last notification folded into the serving generation
+    head: int  # newest notification in the log
+    lag: int
+    generation: int
+    rebuilding: bool
+    rebuild_progress: float | None  # 0..1 while rebuilding
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A stored read-model value that differs from the fold of the log."""
+
+    table: str
+    key: str
+    column: str  # "*" when the whole row is missing or unexpected
+    stored: Any
+    expected: Any
+
+
+@dataclass(frozen=True)
+class DealRow:
+    deal_id: uuid.UUID
+    pipeline: str
+    pipeline_version: int
+    contact_id: str
+    object_id: str | None
+    phase: str | None
+    phase_kind: str | None
+    phase_since: dt.datetime | None
+    opened_at: dt.datetime | None
+    last_activity_at: dt.datetime | None
+    owner: str | None
+    probability: int | None
+    stale: bool
+    lost_reason: str | None
+
+
+@dataclass(frozen=True)
+class DealsPage:
+    rows: list[DealRow]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class FunnelPhase:
+    phase: str
+    current: int  # deals now in the phase
+    reached: int  # deals that ever entered it
+    passed: int  # deals that entered it or any later phase
+    conversion_to_next: float | None
+
+
+@dataclass(frozen=True)
+class Funnel:
+    pipeline: str
+    phases: list[FunnelPhase]
+    won: int
+    lost: int
+    open: int
+    win_rate: float | None
+    rule: str
+
+
+@dataclass(frozen=True)
+class StagePhase:
+    phase: str
+    count: int  # completed intervals
+    mean_seconds: float | None
+    median_seconds: float | None
+    p90_seconds: float | None
+    current: int  # deals now in the phase
+    current_median_age_seconds: float | None
+
+
+@dataclass(frozen=True)
+class TimeInStage:
+    pipeline: str
+    phases: list[StagePhase]
+
+
+@dataclass(frozen=True)
+class LostReason:
+    reason: str | None  # None: the lost phase asks for no reason
+    count: int
+
+
+@dataclass(frozen=True)
+class LostReasons:
+    pipeline: str
+    reasons: list[LostReason]
+    total: int

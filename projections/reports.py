@@ -1,0 +1,382 @@
+"""Queries over the read models: deal lists, funnel, time-in-stage, stale, lost reasons.
+
+Aggregates are computed by the database (GROUP BY; `percentile_cont` on PostgreSQL).
+SQLite has no percentiles, so there the durations of one report come back sorted
+and the medians are taken in Python.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from psycopg.sql import SQL, Composable, Identifier
+
+from projections.models import (
+    DealRow,
+    DealsPage,
+    Funnel,
+    FunnelPhase,
+    LostReason,
+    LostReasons,
+    StagePhase,
+    TimeInStage,
+)
+from projections.schema import DEAL_PHASES, PHASE_INTERVALS, Schema
+from projections.store import store_for, where
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from domain.application import PhaseTracker
+    from domain.pipeline import Pipeline
+    from projections.store import Row
+
+FUNNEL_RULE = (
+    "current counts deals now in the phase; reached counts deals that entered the "
+    "phase; passed counts deals that entered it or any later phase (open and won "
+    "phases in pipeline order; for lost and paused phases passed equals reached); "
+    "conversion_to_next is passed(next phase) / passed(this phase); period and owner "
+    "filters apply to the deal's opened_at and current owner."
+)
+# count, mean, median, p90, current, median entered_at (epoch) of current deals
+_Stats = tuple[int, float | None, float | None, float | None, int, float | None]
+_ROW_COLUMNS = (
+    "deal_id",
+    "pipeline",
+    "pipeline_version",
+    "contact_id",
+    "object_id",
+    "phase",
+    "phase_kind",
+    "phase_since",
+    "opened_at",
+    "last_activity_at",
+    "owner",
+    "probability",
+    "stale_at",
+    "lost_reason",
+)
+
+
+class Reports:
+    """Read-only answers from `deal_phases` and `phase_intervals`."""
+
+    def __init__(self, tracker: PhaseTracker) -> None:
+        self.store = store_for(tracker)
+        Schema(self.store).ensure()
+        self.deal_phases = self.store.table(DEAL_PHASES)
+        self.phase_intervals = self.store.table(PHASE_INTERVALS)
+        self._select_rows = SQL("SELECT {} FROM {}").format(
+            SQL(", ").join(map(Identifier, _ROW_COLUMNS)), self.deal_phases
+        )
+
+    def _query(self, query: Composable, params: list[Any]) -> list[Row]:
+        with self.store.read() as tx:
+            tx.execute(query, [self.store.bind(p) for p in params])
+            rows: list[Row] = tx.fetchall()
+        return rows
+
+    # -- deals ---------------------------------------------------------------------
+
+    def deals(
+        self,
+        *,
+        pipeline: str | None = None,
+        phase: str | None = None,
+        contact_id: str | None = None,
+        object_id: str | None = None,
+        owner: str | None = None,
+        stale: bool | None = None,
+        now: dt.datetime,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> DealsPage:
+        """Deals matching every given filter, by deal_id; `cursor` continues a page."""
+        filters = {
+            "pipeline": pipeline,
+            "phase": phase,
+            "contact_id": contact_id,
+            "object_id": object_id,
+            "owner": owner,
+        }
+        conditions: list[Composable] = []
+        params: list[Any] = []
+        for column, value in filters.items():
+            if value is not None:
+                conditions.append(SQL("{} = %s").format(Identifier(column)))
+                params.append(value)
+        if stale is not None:
+            conditions.append(
+                SQL("(phase_kind = 'open' AND stale_at < %s)")
+                if stale
+                else SQL(
+                    "(phase_kind IS NULL OR phase_kind <> 'open' "
+                    "OR stale_at IS NULL OR stale_at >= %s)"
+                )
+            )
+            params.append(now)
+        if cursor is not None:
+            conditions.append(SQL("deal_id > %s"))
+            params.append(uuid.UUID(cursor))
+        query = (
+            self._select_rows + where(conditions) + SQL(" ORDER BY deal_id LIMIT %s")
+        )
+        rows = [self._row(r, now) for r in self._query(query, [*params, limit + 1])]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return DealsPage(rows, str(rows[-1].deal_id) if more else None)
+
+    def stale(
+        self, pipeline: Pipeline, *, now: dt.datetime, owner: str | None = None
+    ) -> list[DealRow]:
+        """Open deals longer in their phase than its `stale_after_days`."""
+        conditions: list[Composable] = [
+            SQL("pipeline = %s"),
+            SQL("phase_kind = 'open'"),
+            SQL("stale_at < %s"),
+        ]
+        params: list[Any] = [pipeline.id, now]
+        if owner is not None:
+            conditions.append(SQL("owner = %s"))
+            params.append(owner)
+        query = (
+            self._select_rows + where(conditions) + SQL(" ORDER BY stale_at, deal_id")
+        )
+        return [self._row(r, now) for r in self._query(query, params)]
+
+    def expiring(self, now: dt.datetime) -> list[uuid.UUID]:
+        """Deals whose pipeline's expiry policy is due by `now`."""
+        query = SQL(
+            "SELECT deal_id FROM {} WHERE expires_at <= %s ORDER BY expires_at"
+        ).format(self.deal_phases)
+        return [self.store.load_uuid(r[0]) for r in self._query(query, [now])]
+
+    def _row(self, row: Row, now: dt.datetime) -> DealRow:
+        (
+            deal_id,
+            pipeline,
+            version,
+            contact,
+            obj,
+            phase,
+            kind,
+            since,
+            opened,
+            last,
+            owner,
+            probability,
+            stale_at,
+            lost_reason,
+        ) = row
+        load = self.store.load_time
+        stale_at = load(stale_at)
+        return DealRow(
+            deal_id=self.store.load_uuid(deal_id),
+            pipeline=pipeline,
+            pipeline_version=version,
+            contact_id=contact,
+            object_id=obj,
+            phase=phase,
+            phase_kind=kind,
+            phase_since=load(since),
+            opened_at=load(opened),
+            last_activity_at=load(last),
+            owner=owner,
+            probability=probability,
+            stale=kind == "open" and stale_at is not None and stale_at < now,
+            lost_reason=lost_reason,
+        )
+
+    # -- aggregates ------------------------------------------------------------------
+
+    def _deal_filters(
+        self,
+        pipeline: Pipeline,
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+        owner: str | None,
+        *,
+        time_column: str = "opened_at",
+    ) -> tuple[Composable, list[Any]]:
+        conditions: list[Composable] = [SQL("pipeline = %s")]
+        params: list[Any] = [pipeline.id]
+        for value, operator in ((since, ">="), (until, "<")):
+            if value is not None:
+                conditions.append(
+                    SQL("{} {} %s").format(Identifier(time_column), SQL(operator))
+                )
+                params.append(value)
+        if owner is not None:
+            conditions.append(SQL("owner = %s"))
+            params.append(owner)
+        return where(conditions), params
+
+    def funnel(
+        self,
+        pipeline: Pipeline,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        owner: str | None = None,
+    ) -> Funnel:
+        """Per phase: current, reached, passed, conversion; over all versions."""
+        condition, params = self._deal_filters(pipeline, since, until, owner)
+        query = SQL(
+            "SELECT phase, phase_kind, reached_phases, count(*) FROM {}{} "
+            "GROUP BY phase, phase_kind, reached_phases"
+        ).format(self.deal_phases, condition)
+        progression = [p.key for p in pipeline.phases if p.kind in ("open", "won")]
+        rank = {key: i for i, key in enumerate(progression)}
+        current: Counter[str] = Counter()
+        reached: Counter[str] = Counter()
+        furthest: Counter[int] = Counter()  # deals by the furthest progression rank
+        kinds: Counter[str | None] = Counter()
+        for phase, kind, reached_phases, count in self._query(query, params):
+            kinds[kind] += count
+            if phase is not None:
+                current[phase] += count
+            keys = reached_phases.split(",") if reached_phases else []
+            reached.update(dict.fromkeys(keys, count))
+            ranks = [rank[k] for k in keys if k in rank]
+            if ranks:
+                furthest[max(ranks)] += count
+        passed = {
+            key: sum(n for r, n in furthest.items() if r >= rank[key])
+            for key in progression
+        }
+        known = [p.key for p in pipeline.phases]
+        keys = known + sorted(set(reached) - set(known))  # phases of older versions
+        phases = []
+        for key in keys:
+            if key in rank:
+                this = passed[key]
+                following = progression[rank[key] + 1 : rank[key] + 2]
+                conversion = passed[following[0]] / this if following and this else None
+            else:
+                this, conversion = reached[key], None
+            phases.append(
+                FunnelPhase(key, current[key], reached[key], this, conversion)
+            )
+        won, lost = kinds["won"], kinds["lost"]
+        return Funnel(
+            pipeline=pipeline.id,
+            phases=phases,
+            won=won,
+            lost=lost,
+            open=sum(kinds.values()) - won - lost,
+            win_rate=won / (won + lost) if won + lost else None,
+            rule=FUNNEL_RULE,
+        )
+
+    def time_in_stage(
+        self,
+        pipeline: Pipeline,
+        *,
+        now: dt.datetime,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        owner: str | None = None,
+    ) -> TimeInStage:
+        """Completed intervals per phase (count, mean, median, p90) and current ages."""
+        condition, params = self._deal_filters(
+            pipeline, since, until, owner, time_column="entered_at"
+        )
+        stats = self._interval_stats(condition, params)
+        phases = []
+        known = [p.key for p in pipeline.phases]
+        for key in known + sorted(set(stats) - set(known)):
+            count, mean, median, p90, current, median_entered = stats.get(
+                key, (0, None, None, None, 0, None)
+            )
+            age = None if median_entered is None else now.timestamp() - median_entered
+            phases.append(StagePhase(key, count, mean, median, p90, current, age))
+        return TimeInStage(pipeline.id, phases)
+
+    def _interval_stats(
+        self, condition: Composable, params: list[Any]
+    ) -> dict[str, _Stats]:
+        """phase -> (count, mean, median, p90, current, median entered_at epoch)."""
+        if self.store.postgres:
+            query = SQL(
+                "SELECT phase, count(duration_seconds), avg(duration_seconds), "
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds), "
+                "percentile_cont(0.9) WITHIN GROUP (ORDER BY duration_seconds), "
+                "count(*) FILTER (WHERE exited_at IS NULL), "
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM "
+                "entered_at)) FILTER (WHERE exited_at IS NULL) "
+                "FROM {}{} GROUP BY phase"
+            ).format(self.phase_intervals, condition)
+            return {
+                r[0]: (
+                    int(r[1]),
+                    _float(r[2]),
+                    _float(r[3]),
+                    _float(r[4]),
+                    int(r[5]),
+                    _float(r[6]),
+                )
+                for r in self._query(query, params)
+            }
+        query = SQL(
+            "SELECT phase, duration_seconds, entered_at FROM {}{} "
+            "ORDER BY phase, duration_seconds"
+        ).format(self.phase_intervals, condition)
+        durations: dict[str, list[float]] = {}
+        entered: dict[str, list[float]] = {}
+        for phase, duration, entered_at in self._query(query, params):
+            durations.setdefault(phase, [])
+            entered.setdefault(phase, [])
+            if duration is None:
+                moment = self.store.load_time(entered_at)
+                assert moment is not None
+                entered[phase].append(moment.timestamp())
+            else:
+                durations[phase].append(duration)
+        return {
+            phase: (
+                len(values),
+                sum(values) / len(values) if values else None,
+                percentile(values, 0.5),
+                percentile(values, 0.9),
+                len(entered[phase]),
+                percentile(sorted(entered[phase]), 0.5),
+            )
+            for phase, values in durations.items()
+        }
+
+    def lost_reasons(
+        self,
+        pipeline: Pipeline,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        owner: str | None = None,
+    ) -> LostReasons:
+        """Lost deals counted by the reason their lost phase asked for."""
+        condition, params = self._deal_filters(pipeline, since, until, owner)
+        query = SQL(
+            "SELECT lost_reason, count(*) FROM {}{} AND phase_kind = 'lost' "
+            "GROUP BY lost_reason"
+        ).format(self.deal_phases, condition)
+        counts = self._query(query, params)
+        reasons = sorted(
+            (LostReason(reason, int(count)) for reason, count in counts),
+            key=lambda r: (-r.count, r.reason or ""),
+        )
+        return LostReasons(pipeline.id, reasons, sum(r.count for r in reasons))
+
+
+def percentile(ordered: list[float], fraction: float) -> float | None:
+    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont."""
+    if not ordered:
+        return None
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,198 @@
+"""The batched, exactly-once projection runner.
+
+A page: read the notifications after the tracked position, fold every deal they
+touch with the engine (no transaction open), then write the deals' rows and the new
+position in one transaction. A crash anywhere leaves the previous page's state; the
+page is simply read again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from projections import rebuild as rebuilding
+from projections.fold import DEAL_TOPICS, Folder
+from projections.models import ProjectionStatus
+from projections.reports import Reports
+from projections.schema import PROJECTION, Schema
+from projections.store import store_for
+from projections.sweeper import sweep_expired
+from projections.wakeup import wakeup_for
+from projections.writer import PageWriter
+
+if TYPE_CHECKING:
+    import datetime as dt
+    import uuid
+    from collections.abc import Callable
+
+    from domain.application import PhaseTracker
+    from projections.models import Difference
+
+logger = logging.getLogger(__name__)
+_CONFLICT_RETRIES = 3
+
+
+class Projector:
+    """Keeps `deal_phases` and `phase_intervals` up to date with the event log."""
+
+    def __init__(
+        self,
+        tracker: PhaseTracker,
+        *,
+        page_size: int = 2000,
+        poll_interval: float = 1.0,
+        sweep_interval: float | None = None,
+    ) -> None:
+        self.tracker = tracker
+        self.page_size = page_size
+        self.poll_interval = poll_interval
+        self.sweep_interval = sweep_interval
+        self.name = PROJECTION
+        self.store = store_for(tracker)
+        self.schema = Schema(self.store, self.name)
+        self.schema.ensure()
+        self.folder = Folder(tracker, self.store)
+        self.writer = PageWriter(self.store, self.schema)
+        self.reports = Reports(tracker)
+        self.lock_key = f"phaselog:{self.schema.tracking.as_string(None)}:{self.name}"
+        self._page_lock = threading.Lock()
+        self._rebuild_lock = threading.Lock()
+        self._progressed = threading.Condition()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._swept_at = 0.0
+
+    # -- one page ----------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Process at most one page; the number of notifications consumed."""
+        with self._page_lock:
+            for _ in range(_CONFLICT_RETRIES):
+                generation, position = self._active()
+                consumed = self.page(generation, "active", position)
+                if consumed is not None:
+                    return consumed
+        return 0
+
+    def catch_up(self) -> int:
+        total = 0
+        while consumed := self.run_once():
+            total += consumed
+        return total
+
+    def page(self, generation: int, state: str, position: int) -> int | None:
+        """One page into `generation`; None when another writer moved it first."""
+        notifications = self.tracker.recorder.select_notifications(
+            position, self.page_size, inclusive_of_start=False
+        )
+        if not notifications:
+            return 0
+        last = notifications[-1].id
+        touched = {n.originator_id for n in notifications if n.topic in DEAL_TOPICS}
+        folded = self.folder.load(touched, upto=last) if touched else []  # type: ignore[arg-type]
+        written = self.writer.write(
+            generation, state=state, expected=position, position=last, folded=folded
+        )
+        if not written:
+            return None
+        with self._progressed:
+            self._progressed.notify_all()
+        return len(notifications)
+
+    def _active(self) -> tuple[int, int]:
+        with self.store.read() as tx:
+            return self.schema.active(tx)
+
+    # -- background thread ---------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"projector-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _loop(self) -> None:
+        wakeup = wakeup_for(self.store, self.lock_key)
+        try:
+            while not self._stopping.is_set():
+                if wakeup.acquire():
+                    try:
+                        self.catch_up()
+                        self._sweep_if_due()
+                    except Exception:
+                        logger.exception("projection %s failed; retrying", self.name)
+                wakeup.wait(self.poll_interval, self._wake)
+                self._wake.clear()
+        finally:
+            wakeup.close()
+
+    def _sweep_if_due(self) -> None:
+        if self.sweep_interval is None:
+            return
+        if time.monotonic() - self._swept_at < self.sweep_interval:
+            return
+        self._swept_at = time.monotonic()
+        sweep_expired(self.tracker, self, self.tracker.clock())
+
+    # -- read-your-writes and status -------------------------------------------------
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """True once the serving generation has processed `position` (bounded wait)."""
+        deadline = time.monotonic() + timeout
+        while self._active()[1] < position:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._thread is not None and self._thread.is_alive():
+                self._wake.set()
+                with self._progressed:
+                    self._progressed.wait(min(left, 0.05))
+            elif not self.run_once():
+                # Another process runs this projection, or the position is ahead.
+                self._stopping.wait(min(left, 0.05))
+        return True
+
+    def status(self) -> ProjectionStatus:
+        with self.store.read() as tx:
+            generations = self.schema.generations(tx)
+        head = self.tracker.recorder.max_notification_id() or 0
+        generation, position = next(
+            (g, p) for g, (s, p, _) in generations.items() if s == "active"
+        )
+        building = [pr for s, _, pr in generations.values() if s == "building"]
+        return ProjectionStatus(
+            name=self.name,
+            position=position,
+            head=head,
+            lag=max(head - position, 0),
+            generation=generation,
+            rebuilding=bool(building),
+            rebuild_progress=building[0] if building else None,
+        )
+
+    # -- rebuild, verify, expiry -------------------------------------------------------
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Build a new generation from position 0 while the old one serves; swap."""
+        rebuilding.rebuild(self, self._rebuild_lock, progress)
+
+    def verify(self) -> list[Difference]:
+        """Re-fold the whole log in memory; every stored value that differs."""
+        return rebuilding.verify(self)
+
+    def expiring(self, now: dt.datetime) -> list[uuid.UUID]:
+        return self.reports.expiring(now)

@@ -1,0 +1,258 @@
+"""The read-model tables, their generations, and the tracking table.
+
+Each generation N has its own tables (`deal_phases_g1`, `phase_intervals_g1`); the
+views `deal_phases` and `phase_intervals` point at the active one, so readers never
+name a generation. A rebuild fills generation N+1 while N serves, then `swap`
+re-points the views and flips the tracking rows in one transaction.
+
+`projection_tracking` has one row per (projection, generation): its position (the
+last notification folded into it), its state (`active` or `building`) and the
+progress of a build.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from psycopg.sql import SQL, Composable, Identifier
+
+if TYPE_CHECKING:
+    from projections.store import Store, Tx
+
+PROJECTION = "read_models"
+TRACKING = "projection_tracking"
+DEAL_PHASES = "deal_phases"
+PHASE_INTERVALS = "phase_intervals"
+
+DEAL_COLUMNS = (
+    "deal_id",
+    "pipeline",
+    "pipeline_version",
+    "contact_id",
+    "object_id",
+    "phase",
+    "phase_kind",
+    "phase_since",
+    "opened_at",
+    "last_activity_at",
+    "owner",
+    "probability",
+    "stale_after_days",
+    "stale_at",
+    "expires_at",
+    "lost_reason",
+    "reached_phases",
+)
+INTERVAL_COLUMNS = (
+    "deal_id",
+    "seq",
+    "pipeline",
+    "phase",
+    "entered_at",
+    "exited_at",
+    "duration_seconds",
+    "owner",
+)
+TIME_COLUMNS = frozenset(
+    {
+        "phase_since",
+        "opened_at",
+        "last_activity_at",
+        "stale_at",
+        "expires_at",
+        "entered_at",
+        "exited_at",
+    }
+)
+
+_DEAL_DDL = (
+    "deal_id {uuid} NOT NULL, pipeline text NOT NULL, pipeline_version integer "
+    "NOT NULL, contact_id text NOT NULL, object_id text, phase text, phase_kind text, "
+    "phase_since {ts}, opened_at {ts}, last_activity_at {ts}, owner text, "
+    "probability integer, stale_after_days integer, stale_at {ts}, expires_at {ts}, "
+    "lost_reason text, reached_phases text NOT NULL"
+)
+_INTERVAL_DDL = (
+    "deal_id {uuid} NOT NULL, seq integer NOT NULL, pipeline text NOT NULL, "
+    "phase text NOT NULL, entered_at {ts} NOT NULL, exited_at {ts}, "
+    "duration_seconds {float}, owner text"
+)
+# (table, index suffix, unique, columns): the filters the reports and the API use.
+_INDEXES: tuple[tuple[str, str, bool, tuple[str, ...]], ...] = (
+    (DEAL_PHASES, "pk", True, ("deal_id",)),
+    (DEAL_PHASES, "pipeline_phase", False, ("pipeline", "phase")),
+    (DEAL_PHASES, "contact", False, ("contact_id",)),
+    (DEAL_PHASES, "object", False, ("object_id",)),
+    (DEAL_PHASES, "stale", False, ("phase_kind", "stale_at")),
+    (DEAL_PHASES, "expires", False, ("expires_at",)),
+    (PHASE_INTERVALS, "pk", True, ("deal_id", "seq")),
+    (PHASE_INTERVALS, "pipeline_phase", False, ("pipeline", "phase", "entered_at")),
+)
+
+
+def physical(name: str, generation: int) -> str:
+    return f"{name}_g{generation}"
+
+
+class Schema:
+    """Creates, swaps and drops generations; reads and moves tracking rows."""
+
+    def __init__(self, store: Store, name: str = PROJECTION) -> None:
+        self.store = store
+        self.name = name
+        self.tracking = store.table(TRACKING)
+
+    def table(self, name: str, generation: int) -> Composable:
+        return self.store.table(physical(name, generation))
+
+    def ensure(self) -> None:
+        """Create the tracking table and a first, empty, active generation."""
+        with self.store.write() as tx:
+            if self.store.postgres:
+                # Two processes starting at once must not both create the tables.
+                tx.execute(
+                    SQL("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"),
+                    [f"phaselog-schema:{self.store.table(TRACKING).as_string(None)}"],
+                )
+            tx.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (name text NOT NULL, generation "
+                    "integer NOT NULL, state text NOT NULL, position {} NOT NULL, "
+                    "progress {}, PRIMARY KEY (name, generation))"
+                ).format(
+                    self.tracking, self.store.types["bigint"], self.store.types["float"]
+                )
+            )
+            if self.generations(tx):
+                return
+            self.create_tables(tx, 1)
+            self.create_indexes(tx, 1)
+            self.point_views(tx, 1)
+            tx.execute(
+                SQL("INSERT INTO {} VALUES (%s, 1, 'active', 0, NULL)").format(
+                    self.tracking
+                ),
+                [self.name],
+            )
+
+    def generations(self, tx: Tx) -> dict[int, tuple[str, int, float | None]]:
+        """generation -> (state, position, progress)."""
+        tx.execute(
+            SQL(
+                "SELECT generation, state, position, progress FROM {} WHERE name = %s"
+            ).format(self.tracking),
+            [self.name],
+        )
+        return {int(g): (s, int(p), pr) for g, s, p, pr in tx.fetchall()}
+
+    def active(self, tx: Tx) -> tuple[int, int]:
+        """(generation, position) of the generation that serves readers."""
+        for generation, (state, position, _) in self.generations(tx).items():
+            if state == "active":
+                return generation, position
+        raise LookupError(f"projection {self.name!r} has no active generation")
+
+    def lock(self, tx: Tx, generation: int) -> tuple[str, int] | None:
+        """Lock a generation's tracking row for this transaction: (state, position)."""
+        tx.execute(
+            SQL(
+                "SELECT state, position FROM {} WHERE name = %s AND generation = %s"
+            ).format(self.tracking)
+            + self.store.for_update,
+            [self.name, generation],
+        )
+        row = tx.fetchone()
+        return None if row is None else (row[0], int(row[1]))
+
+    def advance(
+        self, tx: Tx, generation: int, position: int, progress: float | None = None
+    ) -> None:
+        tx.execute(
+            SQL(
+                "UPDATE {} SET position = %s, progress = %s "
+                "WHERE name = %s AND generation = %s"
+            ).format(self.tracking),
+            [position, progress, self.name, generation],
+        )
+
+    # -- generations -------------------------------------------------------------
+
+    def create_tables(self, tx: Tx, generation: int) -> None:
+        for name, ddl in ((DEAL_PHASES, _DEAL_DDL), (PHASE_INTERVALS, _INTERVAL_DDL)):
+            columns = SQL(ddl).format(**self.store.types)
+            tx.execute(
+                SQL("CREATE TABLE {} ({})").format(
+                    self.table(name, generation), columns
+                )
+            )
+
+    def create_indexes(self, tx: Tx, generation: int) -> None:
+        """Indexes come after a bulk load: building them once beats updating them."""
+        for name, suffix, unique, columns in _INDEXES:
+            index = f"{physical(name, generation)}_{suffix}"
+            tx.execute(
+                SQL("CREATE {}INDEX {} ON {} ({})").format(
+                    SQL("UNIQUE " if unique else ""),
+                    Identifier(index),
+                    self.table(name, generation),
+                    SQL(", ").join(map(Identifier, columns)),
+                )
+            )
+        if self.store.postgres:
+            for name in (DEAL_PHASES, PHASE_INTERVALS):
+                tx.execute(SQL("ANALYZE {}").format(self.table(name, generation)))
+
+    def point_views(self, tx: Tx, generation: int) -> None:
+        for name in (DEAL_PHASES, PHASE_INTERVALS):
+            view = self.store.table(name)
+            source = self.table(name, generation)
+            if self.store.postgres:
+                tx.execute(
+                    SQL("CREATE OR REPLACE VIEW {} AS SELECT * FROM {}").format(
+                        view, source
+                    )
+                )
+            else:
+                tx.execute(SQL("DROP VIEW IF EXISTS {}").format(view))
+                tx.execute(
+                    SQL("CREATE VIEW {} AS SELECT * FROM {}").format(view, source)
+                )
+
+    def begin_build(self, tx: Tx) -> int:
+        """A fresh `building` generation after the newest one; a stale build goes."""
+        generations = self.generations(tx)
+        for generation, (state, _, _) in generations.items():
+            if state == "building":
+                self.drop(tx, generation)
+        generation = max(generations) + 1
+        self.create_tables(tx, generation)
+        tx.execute(
+            SQL("INSERT INTO {} VALUES (%s, %s, 'building', 0, 0.0)").format(
+                self.tracking
+            ),
+            [self.name, generation],
+        )
+        return generation
+
+    def swap(self, tx: Tx, old: int, new: int) -> None:
+        self.point_views(tx, new)
+        for generation, state in ((old, "retired"), (new, "active")):
+            tx.execute(
+                SQL(
+                    "UPDATE {} SET state = %s, progress = NULL "
+                    "WHERE name = %s AND generation = %s"
+                ).format(self.tracking),
+                [state, self.name, generation],
+            )
+
+    def drop(self, tx: Tx, generation: int) -> None:
+        for name in (DEAL_PHASES, PHASE_INTERVALS):
+            tx.execute(
+                SQL("DROP TABLE IF EXISTS {}").format(self.table(name, generation))
+            )
+        tx.execute(
+            SQL("DELETE FROM {} WHERE name = %s AND generation = %s").format(
+                self.tracking
+            ),
+            [self.name, generation],
+        )

@@ -1,0 +1,325 @@
+"""The two SQL dialects in one place: naming, binding, transactions and bulk writes.
+
+Every statement in `projections/` is written once with `psycopg.sql`. On PostgreSQL
+it runs as is; on SQLite it is rendered to text with `?` placeholders. Values cross
+the boundary through `bind`/`load`: SQLite keeps UUIDs as text and times as UTC ISO
+text of fixed width (so they compare as strings), PostgreSQL keeps its own types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, cast
+
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg import IsolationLevel
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composable, Identifier
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+    from eventsourcing.postgres import PostgresDatastore
+    from eventsourcing.sqlite import SQLiteDatastore
+    from psycopg import Cursor
+    from psycopg.sql import Composed
+
+    from domain.application import PhaseTracker
+
+Row = tuple[Any, ...]
+
+
+class Tx(ABC):
+    """A cursor inside one transaction, speaking composed SQL on both databases."""
+
+    @abstractmethod
+    def execute(self, query: Composable, params: Sequence[Any] = ()) -> None: ...
+
+    @abstractmethod
+    def executemany(self, query: Composable, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    def fetchall(self) -> list[Row]: ...
+
+    @abstractmethod
+    def insert(
+        self, table: Composable, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """Bulk insert: COPY on PostgreSQL, executemany on SQLite."""
+
+    def fetchone(self) -> Row | None:
+        rows = self.fetchall()
+        return rows[0] if rows else None
+
+
+def insert_statement(table: Composable, columns: Sequence[str]) -> Composable:
+    return SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        table,
+        SQL(", ").join(map(Identifier, columns)),
+        SQL(", ").join(SQL("%s") for _ in columns),
+    )
+
+
+class Store(ABC):
+    """Where the read models live: the event store's own database and schema."""
+
+    postgres: bool
+    types: dict[str, Composable]  # DDL type names: uuid, ts, float, bigint
+
+    def __init__(self, tracker: PhaseTracker) -> None:
+        self.recorder = tracker.recorder
+
+    @abstractmethod
+    def table(self, name: str) -> Composable: ...
+
+    @property
+    @abstractmethod
+    def notification_id(self) -> Composable:
+        """The column holding the position in the application sequence."""
+
+    @property
+    def events(self) -> Composable:
+        return self.table(self.recorder.events_table_name)  # type: ignore[attr-defined]
+
+    @abstractmethod
+    def read(self) -> AbstractContextManager[Tx]: ...
+
+    @abstractmethod
+    def write(self) -> AbstractContextManager[Tx]:
+        """A write transaction; writers are serialised (row locks / BEGIN IMMEDIATE)."""
+
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[Tx]:
+        """A read transaction that sees one consistent state across statements."""
+
+    @abstractmethod
+    def bind(self, value: Any) -> Any: ...
+
+    @abstractmethod
+    def load_time(self, value: Any) -> dt.datetime | None: ...
+
+    @abstractmethod
+    def load_uuid(self, value: Any) -> uuid.UUID: ...
+
+    @abstractmethod
+    def any_of(
+        self, column: Composable, values: Sequence[Any]
+    ) -> tuple[Composable, list[Any]]:
+        """`column` equal to any of `values`, and its parameters."""
+
+    for_update: Composable = SQL("")
+
+    def bind_row(self, row: Sequence[Any]) -> Row:
+        return tuple(self.bind(value) for value in row)
+
+
+class PostgresStore(Store):
+    postgres = True
+    types = {
+        "uuid": SQL("uuid"),
+        "ts": SQL("timestamptz"),
+        "float": SQL("double precision"),
+        "bigint": SQL("bigint"),
+    }
+    for_update = SQL(" FOR UPDATE")
+
+    def __init__(self, tracker: PhaseTracker) -> None:
+        super().__init__(tracker)
+        assert isinstance(self.recorder, PostgresApplicationRecorder)
+        self.datastore: PostgresDatastore = self.recorder.datastore
+        self.schema = self.datastore.schema
+
+    def table(self, name: str) -> Composable:
+        return Identifier(self.schema, name)
+
+    @property
+    def notification_id(self) -> Composable:
+        return Identifier("notification_id")
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self.datastore.get_connection() as conn:
+            yield _PgTx(conn.cursor(row_factory=tuple_row))
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self.datastore.get_connection() as conn, conn.transaction():
+            yield _PgTx(conn.cursor(row_factory=tuple_row))
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Tx]:
+        with self.datastore.get_connection() as conn:
+            conn.isolation_level = IsolationLevel.REPEATABLE_READ
+            try:
+                with conn.transaction(force_rollback=True):
+                    yield _PgTx(conn.cursor(row_factory=tuple_row))
+            finally:
+                conn.isolation_level = None
+
+    def bind(self, value: Any) -> Any:
+        return value
+
+    def load_time(self, value: Any) -> dt.datetime | None:
+        return None if value is None else value.astimezone(dt.UTC)
+
+    def load_uuid(self, value: Any) -> uuid.UUID:
+        assert isinstance(value, uuid.UUID)
+        return value
+
+    def any_of(
+        self, column: Composable, values: Sequence[Any]
+    ) -> tuple[Composable, list[Any]]:
+        return SQL("{} = ANY(%s)").format(column), [[self.bind(v) for v in values]]
+
+    def connection_kwargs(self) -> dict[str, Any]:
+        """How to open a connection of our own (LISTEN and the advisory lock)."""
+        kwargs = self.datastore.pool.kwargs
+        assert isinstance(kwargs, dict)
+        return {k: v for k, v in kwargs.items() if k != "row_factory"}
+
+
+class _PgTx(Tx):
+    def __init__(self, cursor: Cursor[Row]) -> None:
+        self.cursor = cursor
+
+    def execute(self, query: Composable, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(cast("Composed", query), params)
+
+    def executemany(self, query: Composable, rows: Iterable[Sequence[Any]]) -> None:
+        self.cursor.executemany(cast("Composed", query), rows)
+
+    def fetchall(self) -> list[Row]:
+        return self.cursor.fetchall()
+
+    def insert(
+        self, table: Composable, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        names = SQL(", ").join(map(Identifier, columns))
+        statement = SQL("COPY {} ({}) FROM STDIN").format(table, names)
+        with self.cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+class SQLiteStore(Store):
+    postgres = False
+    types = {
+        "uuid": SQL("TEXT"),
+        "ts": SQL("TEXT"),
+        "float": SQL("REAL"),
+        "bigint": SQL("INTEGER"),
+    }
+
+    def __init__(self, tracker: PhaseTracker) -> None:
+        super().__init__(tracker)
+        assert isinstance(self.recorder, SQLiteApplicationRecorder)
+        self.datastore: SQLiteDatastore = self.recorder.datastore
+
+    def table(self, name: str) -> Composable:
+        return Identifier(name)
+
+    @property
+    def notification_id(self) -> Composable:
+        return SQL("rowid")
+
+    @contextmanager
+    def _transaction(self, begin: str, *, writer: bool) -> Iterator[Tx]:
+        with self.datastore.get_connection(commit=writer) as conn:
+            cursor = conn.cursor()
+            cursor.execute(begin)
+            try:
+                yield _SQLiteTx(cursor.sqlite_cursor)
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                if writer:
+                    conn.commit()
+                else:
+                    conn.rollback()
+            finally:
+                cursor.sqlite_cursor.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self._transaction("BEGIN", writer=False) as tx:
+            yield tx
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        # IMMEDIATE takes the write lock up front: two writers cannot both read
+        # the same tracking position and then both commit a page.
+        with self._transaction("BEGIN IMMEDIATE", writer=True) as tx:
+            yield tx
+
+    def snapshot(self) -> AbstractContextManager[Tx]:
+        return self.read()  # a SQLite read transaction is already a snapshot (WAL)
+
+    def bind(self, value: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        if isinstance(value, uuid.UUID):
+            return str(value)
+        return value
+
+    def load_time(self, value: Any) -> dt.datetime | None:
+        return None if value is None else dt.datetime.fromisoformat(value)
+
+    def load_uuid(self, value: Any) -> uuid.UUID:
+        return uuid.UUID(value)
+
+    def any_of(
+        self, column: Composable, values: Sequence[Any]
+    ) -> tuple[Composable, list[Any]]:
+        marks = SQL(", ").join(SQL("%s") for _ in values)
+        return SQL("{} IN ({})").format(column, marks), [self.bind(v) for v in values]
+
+
+class _SQLiteTx(Tx):
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    @staticmethod
+    def render(query: Composable) -> str:
+        # Our statements never contain a literal '%': every one is a placeholder.
+        return query.as_string(None).replace("%s", "?")
+
+    def execute(self, query: Composable, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(self.render(query), params)
+
+    def executemany(self, query: Composable, rows: Iterable[Sequence[Any]]) -> None:
+        self.cursor.executemany(self.render(query), rows)
+
+    def fetchall(self) -> list[Row]:
+        return [tuple(row) for row in self.cursor.fetchall()]
+
+    def insert(
+        self, table: Composable, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        self.executemany(insert_statement(table, columns), rows)
+
+
+def store_for(tracker: PhaseTracker) -> Store:
+    if isinstance(tracker.recorder, PostgresApplicationRecorder):
+        return PostgresStore(tracker)
+    if isinstance(tracker.recorder, SQLiteApplicationRecorder):
+        return SQLiteStore(tracker)
+    raise TypeError(f"no read models for {type(tracker.recorder).__name__}")
+
+
+CHUNK = 500  # values per IN list: SQLite caps the number of parameters
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def where(conditions: Sequence[Composable]) -> Composable:
+    if not conditions:
+        return SQL("")
+    return SQL(" WHERE ") + SQL(" AND ").join(conditions)

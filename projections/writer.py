@@ -1,0 +1,77 @@
+"""One page of folded deals and the new tracking position, in ONE transaction."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from psycopg.sql import SQL, Identifier
+
+from projections.schema import (
+    DEAL_COLUMNS,
+    DEAL_PHASES,
+    INTERVAL_COLUMNS,
+    PHASE_INTERVALS,
+)
+from projections.store import chunks
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from projections.fold import Folded
+    from projections.schema import Schema
+    from projections.store import Store, Tx
+
+
+class PageWriter:
+    """Replaces the touched deals' rows and moves the position, all or nothing.
+
+    The tracking row is locked first and its position compared with the one the
+    page was read after: if another writer got there first, nothing is written, so
+    a page can never be applied twice.
+    """
+
+    def __init__(self, store: Store, schema: Schema) -> None:
+        self.store = store
+        self.schema = schema
+
+    def write(
+        self,
+        generation: int,
+        *,
+        state: str,
+        expected: int,
+        position: int,
+        folded: Sequence[Folded],
+        replace: bool = True,
+        progress: float | None = None,
+    ) -> bool:
+        """Write `folded` into `generation` if it is still at `expected`."""
+        bind = self.store.bind_row
+        deals = [bind(f.deal) for f in folded]
+        intervals = [bind(row) for f in folded for row in f.intervals]
+        with self.store.write() as tx:
+            if self.schema.lock(tx, generation) != (state, expected):
+                return False
+            if replace:
+                self._delete(tx, generation, [f.deal_id for f in folded])
+            tx.insert(self.schema.table(DEAL_PHASES, generation), DEAL_COLUMNS, deals)
+            tx.insert(
+                self.schema.table(PHASE_INTERVALS, generation),
+                INTERVAL_COLUMNS,
+                intervals,
+            )
+            self.on_rows_written()
+            self.schema.advance(tx, generation, position, progress)
+        return True
+
+    def on_rows_written(self) -> None:
+        """Runs in the transaction before the position moves: a seam for tests."""
+
+    def _delete(self, tx: Tx, generation: int, deal_ids: Sequence[object]) -> None:
+        for name in (DEAL_PHASES, PHASE_INTERVALS):
+            table = self.schema.table(name, generation)
+            for chunk in chunks(deal_ids):
+                condition, params = self.store.any_of(Identifier("deal_id"), chunk)
+                tx.execute(
+                    SQL("DELETE FROM {} WHERE {}").format(table, condition), params
+                )
