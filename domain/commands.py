@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from domain.engine import DealState, Step
@@ -76,8 +76,12 @@ class Timeline:
 
 def digest_of(command: LogAction | MoveDeal | VoidAction) -> str:
     """A stable fingerprint of a command's content, for idempotent replays."""
-    data = {"command": type(command).__name__, **asdict(command)}
-    data.pop("action_id", None)
+    data = {
+        f.name: getattr(command, f.name)
+        for f in fields(command)
+        if f.name != "action_id"
+    }
+    data["command"] = type(command).__name__
     canonical = json.dumps(data, sort_keys=True, default=_canonical)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -138,65 +138,103 @@ def replay(
             or (e.recorded_at is not None and e.recorded_at <= known_at)
         )
     ]
-    voided = {e.voids for e in chosen if e.kind == "void"}
-    state = DealState(pipeline=pipeline.id, version=pipeline.version)
-    counts: Counter[str] = Counter()
-    for entry in sorted(chosen, key=lambda e: (e.occurred_at, e.seq)):
-        if entry.kind == "void":
-            state = _record(state, Step(entry, state.phase, state.phase, VOID))
-        elif entry.entry_id in voided:
-            state = _record(state, Step(entry, state.phase, state.phase, VOIDED))
-        else:
-            state = _apply(pipeline, state, entry, counts)
-    return state
+    return _fold(pipeline, chosen).state()
 
 
-def _apply(
-    pipeline: Pipeline, state: DealState, entry: Entry, counts: Counter[str]
-) -> DealState:
-    if entry.kind != "expiry":
-        state = replace(
-            state,
-            opened_at=state.opened_at or entry.occurred_at,
-            last_activity_at=entry.occurred_at,
-            owner=_owner(state, entry),
+def _fold(pipeline: Pipeline, entries: Sequence[Entry]) -> _Fold:
+    fold = _Fold(pipeline, {e.voids for e in entries if e.kind == "void"})
+    for entry in sorted(entries, key=_business_order):
+        fold.apply(entry)
+    return fold
+
+
+def _business_order(entry: Entry) -> tuple[dt.datetime, int]:
+    return entry.occurred_at, entry.seq
+
+
+class _Fold:
+    """The fold's working state: mutable while folding, frozen by `state()`."""
+
+    def __init__(self, pipeline: Pipeline, voided: set[str | None]) -> None:
+        self.pipeline = pipeline
+        self.voided = voided
+        self.counts: Counter[str] = Counter()
+        self.phase: str | None = None
+        self.kind: PhaseKind | None = None
+        self.phase_since: dt.datetime | None = None
+        self.held_phase: str | None = None
+        self.phase_fields: Mapping[str, Any] = {}
+        self.intervals: list[Interval] = []
+        self.steps: list[Step] = []
+        self.opened_at: dt.datetime | None = None
+        self.last_activity_at: dt.datetime | None = None
+        self.owner: str | None = None
+        self.last: dt.datetime | None = None  # latest business time folded
+
+    def state(self) -> DealState:
+        return DealState(
+            pipeline=self.pipeline.id,
+            version=self.pipeline.version,
+            phase=self.phase,
+            kind=self.kind,
+            phase_since=self.phase_since,
+            held_phase=self.held_phase,
+            phase_fields=self.phase_fields,
+            intervals=tuple(self.intervals),
+            steps=tuple(self.steps),
+            opened_at=self.opened_at,
+            last_activity_at=self.last_activity_at,
+            owner=self.owner,
         )
-    target, effect = _target(pipeline, state, entry, counts)
-    if target is None:
-        return _record(state, Step(entry, state.phase, state.phase, effect))
-    phase = pipeline.phase(target)
-    chain = phase.chain
-    if chain and chain.when_field and not entry.fields.get(chain.when_field):
-        chain = None
-    intervals = list(state.intervals)
-    if intervals:
-        intervals[-1] = replace(intervals[-1], exited_at=entry.occurred_at)
-    intervals.append(Interval(target, entry.occurred_at, None, entry.entry_id))
-    moved = replace(
-        state,
-        phase=target,
-        kind=phase.kind,
-        phase_since=entry.occurred_at,
-        held_phase=target if phase.kind == "open" else state.held_phase,
-        phase_fields=dict(entry.fields),
-        intervals=tuple(intervals),
-    )
-    return _record(moved, Step(entry, state.phase, target, effect, chain))
+
+    def apply(self, entry: Entry) -> None:
+        self.last = entry.occurred_at
+        if entry.kind == "void":
+            self._stay(entry, VOID)
+        elif entry.entry_id in self.voided:
+            self._stay(entry, VOIDED)
+        else:
+            self._apply(entry)
+
+    def _stay(self, entry: Entry, effect: str) -> None:
+        self.steps.append(Step(entry, self.phase, self.phase, effect))
+
+    def _apply(self, entry: Entry) -> None:
+        if entry.kind != "expiry":
+            self.opened_at = self.opened_at or entry.occurred_at
+            self.last_activity_at = entry.occurred_at
+            self.owner = _owner(self.owner, entry)
+        target, effect = _target(self.pipeline, self, entry, self.counts)
+        if target is None:
+            self._stay(entry, effect)
+            return
+        phase = self.pipeline.phase(target)
+        chain = phase.chain
+        if chain and chain.when_field and not entry.fields.get(chain.when_field):
+            chain = None
+        if self.intervals:
+            self.intervals[-1] = replace(
+                self.intervals[-1], exited_at=entry.occurred_at
+            )
+        self.intervals.append(Interval(target, entry.occurred_at, None, entry.entry_id))
+        self.steps.append(Step(entry, self.phase, target, effect, chain))
+        self.phase = target
+        self.kind = phase.kind
+        self.phase_since = entry.occurred_at
+        if phase.kind == "open":
+            self.held_phase = target
+        self.phase_fields = dict(entry.fields)
 
 
-def _owner(state: DealState, entry: Entry) -> str | None:
-    owner = entry.fields.get("owner")
-    if isinstance(owner, str) and owner:
-        return owner
-    return state.owner or entry.actor
-
-
-def _record(state: DealState, step: Step) -> DealState:
-    return replace(state, steps=(*state.steps, step))
+def _owner(owner: str | None, entry: Entry) -> str | None:
+    named = entry.fields.get("owner")
+    if isinstance(named, str) and named:
+        return named
+    return owner or entry.actor
 
 
 def _target(
-    pipeline: Pipeline, state: DealState, entry: Entry, counts: Counter[str]
+    pipeline: Pipeline, state: _Fold, entry: Entry, counts: Counter[str]
 ) -> tuple[str | None, str]:
     """Where this entry takes the deal, or None and why it stays."""
     current = state.phase
@@ -242,7 +280,7 @@ def _target(
 
 
 def _expiry_target(
-    pipeline: Pipeline, state: DealState, entry: Entry
+    pipeline: Pipeline, state: _Fold, entry: Entry
 ) -> tuple[str | None, str]:
     if state.kind in ("won", "lost") or state.phase is None:
         return None, TERMINAL
@@ -276,26 +314,27 @@ def is_stale(pipeline: Pipeline, state: DealState, now: dt.datetime) -> bool:
 
 def decide(pipeline: Pipeline, entries: Sequence[Entry], new: Entry) -> Decision:
     """Check `new` against the pipeline and the deal's history; raise or decide."""
-    before = replay(pipeline, entries)
+    fold = _fold(pipeline, entries)
+    before = fold.state()
     if new.kind == "action":
         check_action(pipeline, new)
     elif new.kind == "move":
         check_move(pipeline, before, new)
     elif new.kind == "void":
         check_void(entries, new)
-    after = replay(pipeline, [*entries, new])
-    step = _own_step(after, new)
+    appended = new.kind != "void" and (
+        fold.last is None or new.occurred_at >= fold.last
+    )
+    if appended:  # the common case: the new entry is the latest in business time
+        fold.apply(new)
+        after, step = fold.state(), fold.steps[-1]
+    else:  # back-dated or a void: later phases are re-derived
+        after = replay(pipeline, [*entries, new])
+        step = next(s for s in reversed(after.steps) if s.entry is new)
     if step.moved and step.phase_after is not None:
         for spec in pipeline.phase(step.phase_after).requires:
             check_field(spec, new.fields, f"entering {step.phase_after!r}")
     return Decision(before, after, step)
-
-
-def _own_step(state: DealState, new: Entry) -> Step:
-    for step in reversed(state.steps):
-        if step.entry is new:
-            return step
-    raise AssertionError("a new entry always yields a step")
 
 
 def check_action(pipeline: Pipeline, entry: Entry) -> None:

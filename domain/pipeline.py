@@ -8,6 +8,7 @@ a broken definition with the path inside it and what is wrong.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -184,39 +185,36 @@ class Pipeline(Frozen):
             )
         return self
 
-    # -- lookups -------------------------------------------------------------
+    # -- lookups (indexed once: the engine asks them for every entry) ----------
+
+    @cached_property
+    def _phase_index(self) -> dict[str, tuple[int, Phase]]:
+        return {p.key: (i, p) for i, p in enumerate(self.phases)}
+
+    @cached_property
+    def _action_index(self) -> dict[str, ActionDef]:
+        return {a.key: a for a in self.actions}
 
     def phase(self, key: str) -> Phase:
-        for phase in self.phases:
-            if phase.key == key:
-                return phase
-        raise KeyError(key)
+        return self._phase_index[key][1]
 
     def action(self, key: str) -> ActionDef:
-        for action in self.actions:
-            if action.key == key:
-                return action
-        raise KeyError(key)
+        return self._action_index[key]
 
     def has_phase(self, key: str) -> bool:
-        return any(p.key == key for p in self.phases)
+        return key in self._phase_index
 
     def has_action(self, key: str) -> bool:
-        return any(a.key == key for a in self.actions)
+        return key in self._action_index
 
     def index(self, key: str) -> int:
-        for i, phase in enumerate(self.phases):
-            if phase.key == key:
-                return i
-        raise KeyError(key)
+        return self._phase_index[key][0]
 
     def open_phases_between(self, start: str | None, end: str) -> list[str]:
         """Open phases strictly between `start` and `end` in pipeline order."""
         low = -1 if start is None else self.index(start)
         return [
-            p.key
-            for p in self.phases[low + 1 : self.index(end)]
-            if p.kind == "open"
+            p.key for p in self.phases[low + 1 : self.index(end)] if p.kind == "open"
         ]
 
     def label_of(self, key: str, language: str | None = None) -> str:
@@ -239,5 +237,3 @@ def _check_unique(where: str, keys: list[str]) -> None:
         if key in seen:
             raise ValueError(f"{where}: duplicate key {key!r}")
         seen.add(key)
-
-

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 ActionKey = tuple[str, uuid.UUID, str]  # action_id, deal_id, digest
 ACTION_KEYS = "action_keys"
+COPY_THRESHOLD = 200  # events per save from which COPY beats INSERT ... unnest
 
 
 class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
@@ -142,6 +143,19 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
         ).format(schema, Identifier(self.events_table_name))
+        self._copy_keys = SQL(
+            "COPY {0}.{1} (action_id, deal_id, digest) FROM STDIN"
+        ).format(schema, Identifier(ACTION_KEYS))
+        self._copy_stored = SQL(
+            "COPY {0}.{1} (originator_id, originator_version, topic, state) "
+            "FROM STDIN (FORMAT BINARY)"
+        ).format(schema, Identifier(self.events_table_name))
+        self._last_id = SQL(
+            "SELECT currval(pg_get_serial_sequence({0}, {1})) AS last"
+        ).format(
+            Literal(f"{self.datastore.schema}.{self.events_table_name}"),
+            Literal("notification_id"),
+        )
         self._position = SQL(
             "SELECT notification_id FROM {0}.{1} "
             "WHERE originator_id = %s AND originator_version = %s"
@@ -155,6 +169,49 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
                 )
             )
         super().create_table()
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if len(stored_events) < COPY_THRESHOLD:
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return ids
+        return self._copy_events(stored_events, kwargs.get("action_keys") or [])
+
+    def _copy_events(
+        self, stored_events: Sequence[StoredEvent], keys: list[ActionKey]
+    ) -> list[int]:
+        """Big batches (imports) go in by COPY under the same table lock.
+
+        Holding the EXCLUSIVE lock, nobody else draws from the notification id
+        sequence, so the ids of our rows are the contiguous run ending at currval.
+        """
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            with curs.copy(self._copy_keys) as copy:
+                for key in keys:
+                    copy.write_row(key)
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            with curs.copy(self._copy_stored) as copy:
+                copy.set_types(["uuid", "int8", "text", "bytea"])
+                for event in stored_events:
+                    copy.write_row(
+                        (
+                            event.originator_id,
+                            event.originator_version,
+                            event.topic,
+                            event.state,
+                        )
+                    )
+            curs.execute(self._last_id)
+            row = curs.fetchone()
+            assert row is not None
+            last = int(row["last"])
+        return list(range(last - len(stored_events) + 1, last + 1))
 
     def _insert_events(
         self,
