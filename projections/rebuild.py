@@ -136,6 +136,15 @@ def _stored(tx: Any, table: Any, columns: Sequence[str]) -> list[Row]:
     return rows
 
 
+def loaded(store: Store, columns: Sequence[str], raw: Row) -> Row:
+    """A stored row as the fold makes it: UUIDs and UTC datetimes."""
+    row = [
+        store.load_time(v) if c in TIME_COLUMNS else v
+        for c, v in zip(columns, raw, strict=True)
+    ]
+    return (store.load_uuid(row[0]), *row[1:])
+
+
 def _key(row: Row) -> str:
     """deal_id, or deal_id/seq for an interval."""
     return str(row[0]) if len(row) == len(DEAL_COLUMNS) else f"{row[0]}/{row[1]}"
@@ -151,11 +160,7 @@ def _compare(
     differences: list[Difference] = []
     seen: set[str] = set()
     for raw in stored_rows:
-        row = tuple(
-            store.load_time(v) if c in TIME_COLUMNS else v
-            for c, v in zip(columns, raw, strict=True)
-        )
-        row = (store.load_uuid(row[0]), *row[1:])
+        row = loaded(store, columns, raw)
         key = _key(row)
         seen.add(key)
         want = expected.get(key)

@@ -23,7 +23,7 @@ from projections.models import (
     StagePhase,
     TimeInStage,
 )
-from projections.schema import DEAL_PHASES, PHASE_INTERVALS, Schema
+from projections.schema import DEAL_COLUMNS, DEAL_PHASES, PHASE_INTERVALS, Schema
 from projections.store import store_for, where
 
 if TYPE_CHECKING:
@@ -42,21 +42,11 @@ FUNNEL_RULE = (
 )
 # count, mean, median, p90, current, median entered_at (epoch) of current deals
 _Stats = tuple[int, float | None, float | None, float | None, int, float | None]
-_ROW_COLUMNS = (
-    "deal_id",
-    "pipeline",
-    "pipeline_version",
-    "contact_id",
-    "object_id",
-    "phase",
-    "phase_kind",
-    "phase_since",
-    "opened_at",
-    "last_activity_at",
-    "owner",
-    "probability",
-    "stale_at",
-    "lost_reason",
+# A DealRow's columns: the deal row less what only the projection itself needs.
+_ROW_COLUMNS = tuple(
+    c
+    for c in DEAL_COLUMNS
+    if c not in ("stale_after_days", "expires_at", "reached_phases")
 )
 
 

@@ -60,7 +60,8 @@ class Projector:
         self.lock_key = f"phaselog:{self.schema.tracking.as_string(None)}:{self.name}"
         self._page_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
-        self._progressed = threading.Condition()
+        # Notified after every committed page: a wait that needs no polling.
+        self.progressed = threading.Condition()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -99,8 +100,8 @@ class Projector:
         )
         if not written:
             return None
-        with self._progressed:
-            self._progressed.notify_all()
+        with self.progressed:
+            self.progressed.notify_all()
         return len(notifications)
 
     def _active(self) -> tuple[int, int]:
@@ -159,8 +160,8 @@ class Projector:
                 return False
             if self._thread is not None and self._thread.is_alive():
                 self._wake.set()
-                with self._progressed:
-                    self._progressed.wait(min(left, 0.05))
+                with self.progressed:
+                    self.progressed.wait(min(left, 0.05))
             elif not self.run_once():
                 # Another process runs this projection, or the position is ahead.
                 self._stopping.wait(min(left, 0.05))
