@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from eventsourcing.application import (
-    AggregateNotFoundError,
-    Application,
-    project_aggregate,
-)
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from domain.catalog import PipelineHistory, catalog_id_for
@@ -43,11 +42,13 @@ from domain.errors import (
     PhaselogError,
     UnknownPipeline,
 )
+from domain.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from domain.pipeline import Pipeline
 
 MAX_ATTEMPTS = 12
+DEAL_CACHE_SIZE = 20_000
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 KEY_NAMESPACE = uuid.UUID("3d3c0a8e-5b0e-4a43-a7f4-2c6b1b8f9e55")
 
@@ -72,8 +73,8 @@ class ActionKeys(Protocol):
         self, action_ids: Sequence[str]
     ) -> dict[str, tuple[uuid.UUID, str]]: ...
 
-    def select_events_of(
-        self, originator_ids: Sequence[uuid.UUID]
+    def select_events_after(
+        self, versions: Mapping[uuid.UUID, int]
     ) -> dict[uuid.UUID, list[StoredEvent]]: ...
 
 
@@ -137,6 +138,7 @@ class PhaseTracker(Application[uuid.UUID]):
         *,
         pipelines: Iterable[Pipeline] = (),
         clock: Clock = utc_now,
+        group_commit: bool = False,
     ) -> None:
         super().__init__(dict(env or {}))
         if not isinstance(self.recorder, ActionKeys):
@@ -145,7 +147,19 @@ class PhaseTracker(Application[uuid.UUID]):
         self.clock = clock
         self._versions: dict[tuple[str, int], Pipeline] = {}
         self._latest: dict[str, Pipeline] = {}
+        self._cache: OrderedDict[uuid.UUID, Deal] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self.register_pipelines(pipelines)
+        self.group_commit = (
+            GroupCommit(partial(self.log_actions, isolate=True))
+            if group_commit
+            else None
+        )
+
+    def close(self) -> None:
+        if self.group_commit is not None:
+            self.group_commit.close()
+        super().close()
 
     # -- pipelines -----------------------------------------------------------
 
@@ -203,17 +217,28 @@ class PhaseTracker(Application[uuid.UUID]):
 
     def log_action(self, command: LogAction) -> Result:
         """Log one history action, opening the deal on its first action."""
+        if self.group_commit is not None:
+            return self.group_commit.submit(command)
+        return self._log_one(command)
+
+    def _log_one(self, command: LogAction) -> Result:
         plan = self._plan(command)
         return self._commit(plan.deal_id, plan.entry, plan.digest, plan.open)
 
     def log_actions(
-        self, commands: Sequence[LogAction], *, deals_per_transaction: int = 500
+        self,
+        commands: Sequence[LogAction],
+        *,
+        deals_per_transaction: int = 500,
+        isolate: bool = False,
     ) -> list[Result | PhaselogError]:
-        """The import path: many deals per transaction, all-or-nothing per deal.
+        """Many deals per transaction: the import path, and group commit.
 
         Each command gets its own answer, in order: a Result (new or replayed) or
-        the error that rejected it. When one action of a deal is rejected, every
-        action of that deal in this call is rejected with it.
+        the error that rejected it. By default a deal is all-or-nothing: when one
+        of its actions is rejected, all its actions in this call are rejected.
+        With `isolate` (concurrent requests coalesced into one transaction) each
+        command stands alone, applied in order.
         """
         answers: list[Result | PhaselogError | None] = [None] * len(commands)
         groups: dict[tuple[str, str, str | None], list[int]] = {}
@@ -224,10 +249,10 @@ class PhaseTracker(Application[uuid.UUID]):
         for group in groups.values():
             batch.append(group)
             if len(batch) >= deals_per_transaction:
-                self._import_batch(commands, batch, answers)
+                self._import_batch(commands, batch, answers, isolate)
                 batch = []
         if batch:
-            self._import_batch(commands, batch, answers)
+            self._import_batch(commands, batch, answers, isolate)
         assert all(answer is not None for answer in answers)
         return [answer for answer in answers if answer is not None]
 
@@ -236,24 +261,26 @@ class PhaseTracker(Application[uuid.UUID]):
         commands: Sequence[LogAction],
         groups: list[list[int]],
         answers: list[Result | PhaselogError | None],
+        isolate: bool,
     ) -> None:
         plans: dict[int, _Plan] = {}
         for group in groups:
-            try:
-                for index in group:
+            for index in group:
+                try:
                     plans[index] = self._plan(commands[index])
-            except PhaselogError as error:
-                _reject(group, index, error, answers)
+                except PhaselogError as error:
+                    answers[index] = error
+                    if not isolate:
+                        _reject(group, index, error, answers)
+                        break
         known = self.keys.find_actions([p.entry.entry_id for p in plans.values()])
         deals = self._get_deals({p.deal_id for p in plans.values()})
         staged = _Staged()
         for group in groups:
-            if all(index in plans for index in group):
-                first = plans[group[0]]
-                deal = deals.get(first.deal_id) or first.open()
-                self._stage(
-                    deal, [(i, plans[i]) for i in group], known, staged, answers
-                )
+            planned = [(i, plans[i]) for i in group if i in plans]
+            if planned and (isolate or len(planned) == len(group)):
+                deal = deals.get(planned[0][1].deal_id) or planned[0][1].open()
+                self._stage(deal, planned, known, staged, answers, isolate)
         if not staged.decisions:
             return
         try:
@@ -263,6 +290,7 @@ class PhaseTracker(Application[uuid.UUID]):
             for index in staged.indexes():
                 answers[index] = self._one_by_one(commands[index])
             return
+        self._cache_deals(staged.deals)
         positions = {
             (r.domain_event.originator_id, r.domain_event.originator_version): (
                 r.notification.id
@@ -289,24 +317,27 @@ class PhaseTracker(Application[uuid.UUID]):
         known: Mapping[str, tuple[uuid.UUID, str]],
         staged: _Staged,
         answers: list[Result | PhaselogError | None],
+        isolate: bool,
     ) -> None:
-        """Apply one deal's actions in memory; stage them only if all pass."""
+        """Apply one deal's actions in memory; stage them (all, or each alone)."""
         pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
         mine = _Staged(deals=[deal])
         replays: dict[int, Result] = {}
         seen: dict[str, tuple[str, int]] = {}
         for index, plan in group:
             action_id = plan.entry.entry_id
+            recorded = False
             try:
                 if action_id in known:
                     stored = known[action_id]
                     replays[index] = self._replayed(action_id, plan.digest, *stored)
-                elif action_id in seen:  # twice in this very import
+                elif action_id in seen:  # twice in this very batch
                     if seen[action_id][0] != plan.digest:
                         raise ActionConflict(action_id)
                     mine.repeats.append((index, seen[action_id][1]))
                 else:
                     decision = deal.record(pipeline, plan.entry, plan.digest)
+                    recorded = True
                     seen[action_id] = (plan.digest, index)
                     mine.keys.append((action_id, deal.id, plan.digest))
                     mine.decisions.append((index, deal, decision))
@@ -314,8 +345,10 @@ class PhaseTracker(Application[uuid.UUID]):
                         mine.deals.append(other)
                         mine.keys.append((entry.entry_id, other.id, entry.entry_id))
             except PhaselogError as error:
-                _reject([i for i, _ in group], index, error, answers)
-                return
+                if recorded or not isolate:  # a chain failed after the event
+                    _reject([i for i, _ in group], index, error, answers)
+                    return
+                answers[index] = error  # decide() raised before any event
         for index, result in replays.items():
             answers[index] = result
         if mine.decisions:
@@ -323,7 +356,7 @@ class PhaseTracker(Application[uuid.UUID]):
 
     def _one_by_one(self, command: LogAction) -> Result | PhaselogError:
         try:
-            return self.log_action(command)
+            return self._log_one(command)
         except PhaselogError as error:
             return error
 
@@ -555,15 +588,30 @@ class PhaseTracker(Application[uuid.UUID]):
         return deal
 
     def _get_deals(self, deal_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Deal]:
-        """Many deals in one query, for the import path."""
-        deals: dict[uuid.UUID, Deal] = {}
-        for deal_id, stored in self.keys.select_events_of(list(deal_ids)).items():
-            aggregate = project_aggregate(
-                None, (self.mapper.to_domain_event(s) for s in stored)
-            )
+        """Many deals in one query for the batch paths, from our cache when we can.
+
+        A batch takes its deals out of the cache and `_cache_deals` puts them back
+        only once they are saved, so a cached deal never carries unsaved events;
+        one query brings every deal up to date with what others have stored.
+        """
+        with self._cache_lock:
+            deals = {i: d for i in deal_ids if (d := self._cache.pop(i, None))}
+            wanted = {i: (deals[i].version if i in deals else 0) for i in deal_ids}
+        for deal_id, stored in self.keys.select_events_after(wanted).items():
+            aggregate: Any = deals.get(deal_id)
+            for event in stored:
+                aggregate = self.mapper.to_domain_event(event).mutate(aggregate)  # type: ignore[attr-defined]
             if isinstance(aggregate, Deal):
                 deals[deal_id] = aggregate
         return deals
+
+    def _cache_deals(self, deals: Iterable[Deal]) -> None:
+        with self._cache_lock:
+            for deal in deals:
+                self._cache[deal.id] = deal
+                self._cache.move_to_end(deal.id)
+            while len(self._cache) > DEAL_CACHE_SIZE:
+                self._cache.popitem(last=False)
 
     def _deal_pipeline(self, deal_id: uuid.UUID) -> Pipeline:
         deal = self._get_deal(deal_id)

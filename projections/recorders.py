@@ -18,7 +18,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from psycopg.sql import SQL, Identifier, Literal
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from eventsourcing.sqlite import SQLiteCursor
     from psycopg import Cursor
@@ -82,18 +82,22 @@ class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
                     found[row["action_id"]] = (deal_id, row["digest"])
         return found
 
-    def select_events_of(
-        self, originator_ids: Sequence[uuid.UUID]
+    def select_events_after(
+        self, versions: Mapping[uuid.UUID, int]
     ) -> dict[uuid.UUID, list[StoredEvent]]:
         events: dict[uuid.UUID, list[StoredEvent]] = {}
+        pairs = list(versions.items())
         with self.datastore.transaction(commit=False) as c:
-            for chunk in _chunks([i.hex for i in originator_ids], 500):
-                marks = ",".join("?" * len(chunk))
+            for start in range(0, len(pairs), 400):
+                chunk = pairs[start : start + 400]
+                where = " OR ".join(
+                    ["(originator_id = ? AND originator_version > ?)"] * len(chunk)
+                )
                 c.execute(
-                    f"SELECT originator_id, originator_version, topic, state "
-                    f"FROM {self.events_table_name} WHERE originator_id IN ({marks}) "
+                    "SELECT originator_id, originator_version, topic, state "
+                    f"FROM {self.events_table_name} WHERE {where} "
                     "ORDER BY originator_id, originator_version",
-                    chunk,
+                    [value for i, v in chunk for value in (i.hex, v)],
                 )
                 for row in c.fetchall():
                     originator_id = uuid.UUID(row["originator_id"])
@@ -139,9 +143,11 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
         self._find_keys = SQL(
             "SELECT action_id, deal_id, digest FROM {0}.{1} WHERE action_id = ANY(%s)"
         ).format(schema, Identifier(ACTION_KEYS))
-        self._events_of = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        self._events_after = SQL(
+            "SELECT s.originator_id, s.originator_version, s.topic, s.state "
+            "FROM {0}.{1} AS s JOIN unnest(%s::uuid[], %s::bigint[]) AS v(id, after) "
+            "ON s.originator_id = v.id AND s.originator_version > v.after "
+            "ORDER BY s.originator_id, s.originator_version"
         ).format(schema, Identifier(self.events_table_name))
         self._copy_keys = SQL(
             "COPY {0}.{1} (action_id, deal_id, digest) FROM STDIN"
@@ -240,12 +246,12 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
                 for row in curs.fetchall()
             }
 
-    def select_events_of(
-        self, originator_ids: Sequence[uuid.UUID]
+    def select_events_after(
+        self, versions: Mapping[uuid.UUID, int]
     ) -> dict[uuid.UUID, list[StoredEvent]]:
         events: dict[uuid.UUID, list[StoredEvent]] = {}
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._events_of, (list(originator_ids),))
+            curs.execute(self._events_after, (list(versions), list(versions.values())))
             for row in curs.fetchall():
                 events.setdefault(row["originator_id"], []).append(
                     StoredEvent(

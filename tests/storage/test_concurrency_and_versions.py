@@ -6,15 +6,14 @@ import datetime as dt
 import threading
 from typing import TYPE_CHECKING
 
-from domain.application import DealRejected
-from domain.commands import LogAction
-from domain.definitions import PRESETS_DIR, parse_definition
+from api.settings import Settings, eventsourcing_env
+from domain.application import DealRejected, PhaseTracker
+from domain.commands import LogAction, Result
+from domain.definitions import PRESETS_DIR, load_presets, parse_definition
 from domain.errors import ActionConflict, InvalidCommand
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from domain.application import PhaseTracker
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -181,3 +180,55 @@ def test_import_stores_many_deals_and_rejects_a_bad_deal_whole(
     assert (tracker.recorder.max_notification_id() or 0) - before == 5
     conflicting = tracker.log_actions([act("a", "contact_captured", 0, note="x")])
     assert isinstance(conflicting[0], ActionConflict)
+
+
+def test_group_commit_answers_each_request_and_fails_only_the_bad_one(
+    settings: Settings,
+) -> None:
+    tracker = PhaseTracker(
+        eventsourcing_env(settings),
+        pipelines=load_presets().values(),
+        group_commit=True,
+    )
+    try:
+        answers: dict[str, object] = {}
+        start = threading.Barrier(8)
+
+        def client(number: int) -> None:
+            start.wait()
+            for i, type in enumerate(
+                ["contact_captured", "budget_confirmed", "deal_lost"]
+            ):
+                key = f"{number}-{i}"
+                try:
+                    answers[key] = tracker.log_action(
+                        LogAction(
+                            pipeline="nl-tesoro",
+                            contact_id="shared" if number % 2 else f"c{number}",
+                            type=type,
+                            occurred_at=T0 + dt.timedelta(hours=i, seconds=number),
+                            action_id=key,
+                        )
+                    )
+                except InvalidCommand as error:
+                    answers[key] = error
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        # deal_lost without a lost_reason fails alone; the rest is stored.
+        assert sorted(
+            k for k, a in answers.items() if isinstance(a, InvalidCommand)
+        ) == [f"{n}-2" for n in range(8)]
+        own = answers["0-1"]
+        assert isinstance(own, Result)
+        assert tracker.deal(own.deal_id).state.phase == "qualification"
+        shared = answers["1-0"]
+        assert isinstance(shared, Result)
+        steps = tracker.timeline(shared.deal_id).steps
+        assert len(steps) == 8  # four clients, two good actions each
+    finally:
+        tracker.close()
