@@ -9,11 +9,13 @@ from fastapi import FastAPI
 
 from api import errors
 from api.auth import warn_open
-from api.routes import actions, deals, health, pipelines
+from api.routes import actions, deals, health, pipelines, projections, reports
 from api.settings import Settings, eventsourcing_env
 from domain.application import PhaseTracker
 from domain.definitions import check_chains, load_definition, load_presets
 from projections.keys import KeyStore
+from projections.reports import Reports
+from projections.runner import Projector
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -51,10 +53,17 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             app.state.tracker = tracker
             app.state.keys = open_keys(tracker, settings)
-            app.state.projector = None
             if app.state.keys.empty():
                 warn_open()
-            yield
+            app.state.reports = Reports(tracker)
+            app.state.projector = projector = Projector(tracker)
+            app.state.rebuild = None
+            projector.start()
+            app.state.projector_running = True
+            try:
+                yield
+            finally:
+                stop_projector(app)
         finally:
             tracker.close()
 
@@ -66,10 +75,18 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app, settings.max_body_bytes)
-    for module in (actions, deals, pipelines, health):
+    for module in (actions, deals, reports, pipelines, projections, health):
         app.include_router(module.router)
     app.openapi = lambda: problem_media_type(app)  # type: ignore[method-assign]
     return app
+
+
+def stop_projector(app: FastAPI) -> None:
+    """Stop the runner (readiness turns false) after any rebuild in progress."""
+    app.state.projector_running = False
+    if app.state.rebuild is not None:
+        app.state.rebuild.join()
+    app.state.projector.stop()
 
 
 def problem_media_type(app: FastAPI) -> dict[str, Any]:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from api.batch import Outcome
     from domain.commands import DealView, Result, Timeline
+    from projections.models import DealRow
 
 
 def log_action(body: ActionIn) -> LogAction:
@@ -85,6 +86,12 @@ def deal_out(view: DealView) -> DealOut:
         last_activity_at=state.last_activity_at,
         stale=view.stale,
     )
+
+
+def deal_row_out(row: DealRow) -> DealOut:
+    """A projected deal row in the same shape as a deal read from the log."""
+    fields = {name: getattr(row, name) for name in DealOut.model_fields}
+    return DealOut(**fields)
 
 
 def timeline_out(timeline: Timeline) -> TimelineOut:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from api.auth import ADMIN, AUDIT, READ_DEALS, WRITE, Principal, allow
+from api.errors import NotYetProjected
 from api.settings import Settings
 from domain.application import PhaseTracker
+from projections.reports import Reports
+from projections.runner import Projector
 
 
 def get_tracker(request: Request) -> PhaseTracker:
@@ -28,3 +31,33 @@ Writer = Annotated[Principal, Depends(allow(*WRITE))]
 DealReader = Annotated[Principal, Depends(allow(*READ_DEALS))]
 Auditor = Annotated[Principal, Depends(allow(*AUDIT))]
 Admin = Annotated[Principal, Depends(allow(*ADMIN))]
+
+
+def get_projector(request: Request) -> Projector:
+    projector: Projector = request.app.state.projector
+    return projector
+
+
+def get_reports(request: Request) -> Reports:
+    reports: Reports = request.app.state.reports
+    return reports
+
+
+def wait_after(
+    projector: Annotated[Projector, Depends(get_projector)],
+    settings: AppSettings,
+    after: Annotated[
+        int | None,
+        Query(ge=0, description="answer once the projections include this position"),
+    ] = None,
+) -> None:
+    """Read-your-writes for projections: wait (bounded) until `after` is folded in."""
+    if after is not None and not projector.wait_for(
+        after, settings.report_wait_seconds
+    ):
+        raise NotYetProjected(after, settings.report_wait_seconds)
+
+
+Runner = Annotated[Projector, Depends(get_projector)]
+ReadModels = Annotated[Reports, Depends(get_reports)]
+Projected = Annotated[None, Depends(wait_after)]

@@ -51,6 +51,11 @@ class NotYetProjected(PhaselogError):
         )
 
 
+class PipelineNotFound(PhaselogError):
+    def __init__(self, pipeline_id: str) -> None:
+        super().__init__(f"no pipeline {pipeline_id!r}")
+
+
 def problem(status: int, detail: str, field: str | None = None) -> Problem:
     slug = TITLES.get(status, "error").lower().split(":")[0].replace(" ", "-")
     return Problem(
@@ -70,6 +75,8 @@ def problem_for(error: PhaselogError) -> Problem:
         return problem(409, str(error), "action_id")
     if isinstance(error, DealNotFound):
         return problem(404, str(error), "deal_id")
+    if isinstance(error, PipelineNotFound):
+        return problem(404, str(error), "pipeline_id")
     if isinstance(error, ActionNotFound):
         return problem(404, str(error), "action_id")
     if isinstance(error, ConcurrencyExhausted | NotYetProjected):
@@ -177,7 +184,7 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problems a route may answer with."""
     return {
         code: {"model": Problem, "description": TITLES.get(code, "Error")}
-        for code in sorted({*codes, 401, 403})
+        for code in sorted({*codes, 401, 403, 422})
     }
 
 

@@ -110,6 +110,26 @@ class KeyStore:
             row = c.fetchone()
         return _role(row[0] if row else None)
 
+    def rows(self) -> list[tuple[str, str, str | None, str]]:
+        """Every key as (sha256, role, label, created_at); never the key itself."""
+        if self._postgres:
+            query = SQL(
+                "SELECT key_hash, role, label, created_at FROM {0} ORDER BY created_at"
+            ).format(self._table)
+            with self._pg.transaction(commit=False) as curs:
+                curs.execute(query)
+                found = curs.fetchall()
+            return [
+                (r["key_hash"], r["role"], r["label"], r["created_at"].isoformat())
+                for r in found
+            ]
+        with self._sqlite.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT key_hash, role, label, created_at FROM {KEYS_TABLE} "
+                "ORDER BY created_at"
+            )
+            return [(r[0], r[1], r[2], r[3]) for r in c.fetchall()]
+
     def empty(self) -> bool:
         """True while no key exists at all (the server then runs open, on loopback)."""
         if self._postgres:

@@ -49,4 +49,3 @@ def void_action(
     """Mark an earlier action void; it stays in the history without effect."""
     command = VoidAction(action_id=action_id, reason=body.reason, actor=body.actor)
     return answer(tracker.void(command), response)
-

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from api.convert import answer, deal_out, timeline_out
-from api.deps import Auditor, DealReader, Tracker, Writer
+from api.convert import answer, deal_out, deal_row_out, timeline_out
+from api.deps import Auditor, DealReader, Projected, ReadModels, Tracker, Writer
 from api.errors import command_responses, problem_responses
 from api.schemas.actions import ActionOut, MoveIn
-from api.schemas.deals import DealOut, TimelineOut
+from api.schemas.deals import DealOut, DealsPage, TimelineOut
 from domain.commands import MoveDeal
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
@@ -46,3 +49,61 @@ def get_timeline(
 ) -> TimelineOut:
     """Every event in business-time order with the phase before and after it."""
     return timeline_out(tracker.timeline(deal_id, as_of=as_of, known_at=known_at))
+
+
+@router.get(
+    "",
+    response_model=DealsPage,
+    responses={
+        **problem_responses(422, 503),
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV on request"},
+    },
+)
+def list_deals(
+    request: Request,
+    reports: ReadModels,
+    tracker: Tracker,
+    _: DealReader,
+    __: Projected,
+    pipeline: str | None = None,
+    phase: str | None = None,
+    contact_id: str | None = None,
+    object_id: str | None = None,
+    owner: str | None = None,
+    stale: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    cursor: Annotated[
+        uuid.UUID | None, Query(description="next_cursor of the previous page")
+    ] = None,
+) -> DealsPage | Response:
+    """Deals by filter, from the projection; `Accept: text/csv` gives CSV."""
+    if pipeline is not None:
+        tracker.pipeline(pipeline)
+    page = reports.deals(
+        pipeline=pipeline,
+        phase=phase,
+        contact_id=contact_id,
+        object_id=object_id,
+        owner=owner,
+        stale=stale,
+        now=tracker.clock(),
+        limit=limit,
+        cursor=None if cursor is None else str(cursor),
+    )
+    body = DealsPage(
+        data=[deal_row_out(row) for row in page.rows], next_cursor=page.next_cursor
+    )
+    if "text/csv" in request.headers.get("accept", ""):
+        return deals_csv(body)
+    return body
+
+
+def deals_csv(page: DealsPage) -> Response:
+    """One row per deal; the next page's cursor travels in `X-Next-Cursor`."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(DealOut.model_fields))
+    writer.writeheader()
+    for deal in page.data:
+        writer.writerow(deal.model_dump(mode="json"))
+    headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else None
+    return Response(out.getvalue(), media_type="text/csv", headers=headers)

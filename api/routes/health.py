@@ -26,11 +26,11 @@ def readyz(request: Request, tracker: Tracker) -> ReadyOut | JSONResponse:
     """The database answers and the projector runs."""
     try:
         tracker.recorder.max_notification_id()
+        request.app.state.projector.status()
         database = True
     except Exception:  # any failure to reach the database means not ready
         database = False
-    projector = request.app.state.projector
-    running = projector is not None
+    running = bool(request.app.state.projector_running)
     body = ReadyOut(
         status="ready" if database and running else "not ready",
         database=database,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import DealReader, Tracker
-from api.errors import problem_responses
+from api.errors import PipelineNotFound, problem_responses
 from api.schemas.ops import PipelineOut, PipelinesOut, PipelineSummary
+from domain.errors import UnknownPipeline
 
 router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
 
@@ -31,7 +32,10 @@ def list_pipelines(tracker: Tracker, _: DealReader) -> PipelinesOut:
 @router.get("/{pipeline_id}", responses=problem_responses(404))
 def get_pipeline(pipeline_id: str, tracker: Tracker, _: DealReader) -> PipelineOut:
     """A pipeline's latest definition and all of its versions."""
-    versions = tracker.pipeline_versions(pipeline_id)
+    try:
+        versions = tracker.pipeline_versions(pipeline_id)
+    except UnknownPipeline:
+        raise PipelineNotFound(pipeline_id) from None
     latest = versions[-1]
     return PipelineOut(
         id=latest.id, version=latest.version, definition=latest, versions=versions

@@ -1,0 +1,36 @@
+"""The projections' progress, and rebuilding them from the log."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict
+
+from fastapi import APIRouter, HTTPException, Request, status
+
+from api.deps import Admin, Auditor, Runner
+from api.errors import problem_responses
+from api.schemas.ops import ProjectionOut, ProjectionsOut
+
+router = APIRouter(prefix="/v1/projections", tags=["projections"])
+
+
+@router.get("", responses=problem_responses())
+def list_projections(projector: Runner, _: Auditor) -> ProjectionsOut:
+    """Each projection's position, the log's head and the lag between them."""
+    return ProjectionsOut(data=[ProjectionOut(**asdict(projector.status()))])
+
+
+@router.post(
+    "/rebuild",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(409),
+)
+def rebuild(request: Request, projector: Runner, _: Admin) -> ProjectionOut:
+    """Start a rebuild from position 0 in the background; the old tables serve."""
+    running: threading.Thread | None = request.app.state.rebuild
+    if running is not None and running.is_alive():
+        raise HTTPException(409, "a rebuild is already running")
+    thread = threading.Thread(target=projector.rebuild, name="rebuild", daemon=True)
+    request.app.state.rebuild = thread
+    thread.start()
+    return ProjectionOut(**asdict(projector.status()))

@@ -1,0 +1,91 @@
+"""Funnel, time-in-stage, stale deals and lost reasons, from the projections.
+
+Every report takes `after=<position>` (from a command's answer): it waits, bounded
+by PHASELOG_REPORT_WAIT_SECONDS, until the projections include that position, else
+answers 503 so the client may retry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
+
+from api.convert import deal_row_out
+from api.deps import Auditor, Projected, ReadModels, Tracker
+from api.errors import problem_responses
+from api.schemas.reports import FunnelOut, LostReasonsOut, StaleOut, TimeInStageOut
+from domain.pipeline import Pipeline
+
+router = APIRouter(
+    prefix="/v1/reports",
+    tags=["reports"],
+    responses=problem_responses(422, 503),
+)
+
+Owner = Annotated[str | None, Query(description="only this owner's deals")]
+
+
+def report_pipeline(
+    pipeline: Annotated[str, Query(min_length=1, description="a pipeline id")],
+    tracker: Tracker,
+    _: Auditor,
+    __: Projected,
+) -> Pipeline:
+    """The pipeline asked for, once the caller may read it and `after` is met."""
+    return tracker.pipeline(pipeline)
+
+
+@dataclass(frozen=True)
+class Period:
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    owner: str | None = None
+
+
+def period(
+    since: Annotated[AwareDatetime | None, Query(description="period start")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="period end")] = None,
+    owner: Owner = None,
+) -> Period:
+    return Period(since, until, owner)
+
+
+Selected = Annotated[Pipeline, Depends(report_pipeline)]
+Filters = Annotated[Period, Depends(period)]
+
+
+@router.get("/funnel")
+def funnel(pipeline: Selected, filters: Filters, reports: ReadModels) -> FunnelOut:
+    """Per phase: deals now in it, that reached it, that passed it; win rate."""
+    found = reports.funnel(pipeline, **asdict(filters))
+    return FunnelOut.model_validate(asdict(found))
+
+
+@router.get("/time-in-stage")
+def time_in_stage(
+    pipeline: Selected, filters: Filters, reports: ReadModels, tracker: Tracker
+) -> TimeInStageOut:
+    """Per phase: count, mean, median, p90 of completed stays; age of current ones."""
+    found = reports.time_in_stage(pipeline, now=tracker.clock(), **asdict(filters))
+    return TimeInStageOut.model_validate(asdict(found))
+
+
+@router.get("/stale")
+def stale(
+    pipeline: Selected, reports: ReadModels, tracker: Tracker, owner: Owner = None
+) -> StaleOut:
+    """Open deals longer in their phase than the phase's stale threshold."""
+    rows = reports.stale(pipeline, now=tracker.clock(), owner=owner)
+    return StaleOut(pipeline=pipeline.id, data=[deal_row_out(row) for row in rows])
+
+
+@router.get("/lost-reasons")
+def lost_reasons(
+    pipeline: Selected, filters: Filters, reports: ReadModels
+) -> LostReasonsOut:
+    """How many deals were lost for each reason."""
+    found = reports.lost_reasons(pipeline, **asdict(filters))
+    return LostReasonsOut.model_validate(asdict(found))
