@@ -34,8 +34,13 @@ def load_pipelines(settings: Settings) -> list[Pipeline]:
     return list(found.values())
 
 
-def open_tracker(settings: Settings) -> PhaseTracker:
-    return PhaseTracker(eventsourcing_env(settings), pipelines=load_pipelines(settings))
+def open_tracker(settings: Settings, *, group_commit: bool = False) -> PhaseTracker:
+    """The service on the configured database; the server coalesces its writes."""
+    return PhaseTracker(
+        eventsourcing_env(settings),
+        pipelines=load_pipelines(settings),
+        group_commit=group_commit,
+    )
 
 
 def open_keys(tracker: PhaseTracker, settings: Settings) -> KeyStore:
@@ -49,7 +54,7 @@ def open_keys(tracker: PhaseTracker, settings: Settings) -> KeyStore:
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tracker = open_tracker(settings)
+        tracker = open_tracker(settings, group_commit=True)
         try:
             app.state.tracker = tracker
             app.state.keys = open_keys(tracker, settings)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from api.errors import problem, problem_for
+from api.errors import problem_for
 from api.schemas.actions import ActionIn, ActionOut, BatchItemOut, BatchOut
 from api.schemas.deals import DealOut, TimelineEntryOut, TimelineOut
 from domain.commands import LogAction
 from domain.engine import VOID, VOIDED
+from domain.errors import PhaselogError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from fastapi import Response
 
-    from api.batch import Outcome
     from domain.commands import DealView, Result, Timeline
     from projections.models import DealRow
 
@@ -34,31 +34,24 @@ def action_out(result: Result) -> ActionOut:
     )
 
 
-def batch_out(outcomes: Sequence[Outcome]) -> BatchOut:
+def batch_out(answers: Sequence[Result | PhaselogError]) -> BatchOut:
     """Each item as if posted alone; a failed item's field is a path into the body."""
     results = []
-    for outcome in outcomes:
-        if outcome.result is not None:
-            results.append(
-                BatchItemOut(
-                    index=outcome.index,
-                    status=200 if outcome.result.replayed else 201,
-                    result=action_out(outcome.result),
-                )
+    for index, answer in enumerate(answers):
+        if isinstance(answer, PhaselogError):
+            found = problem_for(answer)
+            where = f"actions[{index}]"
+            found = found.model_copy(
+                update={"field": f"{where}.{found.field}" if found.field else where}
             )
-            continue
-        found = (
-            problem_for(outcome.error)
-            if outcome.error is not None
-            else problem(424, f"action {outcome.blocked_by} of this deal was rejected")
-        )
-        where = f"actions[{outcome.index}]"
-        found = found.model_copy(
-            update={"field": f"{where}.{found.field}" if found.field else where}
-        )
-        results.append(
-            BatchItemOut(index=outcome.index, status=found.status, problem=found)
-        )
+            results.append(
+                BatchItemOut(index=index, status=found.status, problem=found)
+            )
+        else:
+            status = 200 if answer.replayed else 201
+            results.append(
+                BatchItemOut(index=index, status=status, result=action_out(answer))
+            )
     accepted = sum(1 for r in results if r.result is not None)
     rejected = len(results) - accepted
     return BatchOut(accepted=accepted, rejected=rejected, results=results)

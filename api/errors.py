@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 
 from api.schemas.actions import ActionOut
 from api.schemas.problem import FieldError, Problem
-from domain.application import ConcurrencyExhausted
+from domain.application import ConcurrencyExhausted, DealRejected
 from domain.errors import (
     ActionConflict,
     ActionNotFound,
@@ -79,6 +79,8 @@ def problem_for(error: PhaselogError) -> Problem:
         return problem(404, str(error), "pipeline_id")
     if isinstance(error, ActionNotFound):
         return problem(404, str(error), "action_id")
+    if isinstance(error, DealRejected):
+        return problem(424, str(error))
     if isinstance(error, ConcurrencyExhausted | NotYetProjected):
         return problem(503, str(error))
     return problem(400, str(error))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.batch import log_batch
 from api.convert import answer, batch_out, log_action
 from api.deps import Tracker, Writer
 from api.errors import command_responses, problem_responses
@@ -35,7 +34,7 @@ def post_action(
 @router.post(":batch", responses=problem_responses(413, 422))
 def post_batch(body: BatchIn, tracker: Tracker, _: Writer) -> BatchOut:
     """Log many actions; each deal's actions are all stored or none is."""
-    return batch_out(log_batch(tracker, [log_action(a) for a in body.actions]))
+    return batch_out(tracker.log_actions([log_action(a) for a in body.actions]))
 
 
 @router.post(
