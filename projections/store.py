@@ -163,6 +163,9 @@ class PostgresStore(Store):
     def bind(self, value: Any) -> Any:
         return value
 
+    def bind_row(self, row: Sequence[Any]) -> Row:
+        return tuple(row)  # psycopg adapts UUIDs and datetimes itself
+
     def load_time(self, value: Any) -> dt.datetime | None:
         return None if value is None else value.astimezone(dt.UTC)
 
