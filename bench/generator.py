@@ -1,0 +1,182 @@
+"""A synthetic, deterministic sales history over every preset pipeline.
+
+`history(actions=N, seed=S)` streams commands deal after deal: each deal walks its
+pipeline's journey (`bench.journeys`) with realistic drop-offs and durations, some
+deals pause and resume, a won Spanish lead or German sale continues in its chained
+pipeline, a few actions are back-dated (logged after a later one), and a few are
+voided afterwards. Nothing is held in memory beyond one deal, so a million actions
+stream in constant memory. The same seed and `now` give the same commands.
+
+Used by the benchmarks and by `phaselog demo`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bench.journeys import JOURNEYS, Journey, Step
+from domain.commands import LogAction, VoidAction
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+Command = LogAction | VoidAction
+
+BACKDATE_RATE = 0.03  # deals with one action logged after a later one
+VOID_RATE = 0.01  # deals with one action voided afterwards
+SPAN_DAYS = 730  # deals start within this many days before `now`
+ACTORS = tuple(f"agent-{n:02d}" for n in range(1, 25))
+
+
+def default_now() -> dt.datetime:
+    """Today at midnight UTC: histories end before it, deterministic for a day."""
+    today = dt.datetime.now(dt.UTC).date()
+    return dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC)
+
+
+@dataclass
+class _Planned:
+    pipeline: str
+    step: Step
+    at: dt.datetime
+    fields: dict[str, object]
+
+
+def history(
+    actions: int,
+    *,
+    seed: int = 7,
+    now: dt.datetime | None = None,
+    span_days: int = SPAN_DAYS,
+) -> Iterator[Command]:
+    """Exactly `actions` LogActions (plus the voids), deal after deal."""
+    rng = random.Random(seed)
+    end = now or default_now()
+    starters = [j for j in JOURNEYS.values() if j.weight > 0]
+    weights = [j.weight for j in starters]
+    emitted = 0
+    for number in itertools.count(1):
+        journey = rng.choices(starters, weights)[0]
+        contact = f"c{seed}-{number:07d}"
+        obj = f"o{seed}-{number:07d}" if journey.real_estate else None
+        start = end - dt.timedelta(days=rng.uniform(1, span_days))
+        planned = _walk(rng, journey, start, end)
+        commands = _commands(rng, planned, contact, obj, f"{seed}-{number}")
+        for command in commands:
+            if isinstance(command, LogAction):
+                if emitted == actions:
+                    return
+                emitted += 1
+            yield command
+        if emitted == actions:
+            return
+
+
+def _walk(
+    rng: random.Random, journey: Journey, start: dt.datetime, end: dt.datetime
+) -> list[_Planned]:
+    """One deal's path (and its chained continuation), stopping at `end`."""
+    planned: list[_Planned] = []
+    at = start
+    pause_at = (
+        rng.randrange(1, len(journey.steps))
+        if journey.pause and rng.random() < journey.pause.rate
+        else None
+    )
+    for index, step in enumerate(journey.steps):
+        if index == pause_at and journey.pause is not None:
+            for detour in (journey.pause.hold, journey.pause.resume):
+                at = _after(rng, at, detour)
+                if at > end:
+                    return planned
+                planned.append(
+                    _Planned(journey.pipeline, detour, at, dict(detour.fields))
+                )
+        at = _after(rng, at, step)
+        if at > end:
+            return planned
+        fields = dict(step.fields)
+        last = index == len(journey.steps) - 1
+        chained = last and journey.then is not None
+        if chained and journey.chain_field is not None:
+            chained = rng.random() < journey.chain_rate
+            if chained:
+                fields[journey.chain_field] = True
+        planned.append(_Planned(journey.pipeline, step, at, fields))
+        if last:
+            if chained and journey.then is not None:
+                # The chain logged the first step there; go on from the second.
+                follow = JOURNEYS[journey.then]
+                rest = Journey(follow.pipeline, 0, follow.steps[1:], follow.losses)
+                planned += _walk(rng, rest, at, end)
+            return planned
+        if rng.random() >= step.go_on:
+            if journey.losses and rng.random() < journey.lose:
+                loss = rng.choice(journey.losses)
+                at = _after(rng, at, loss)
+                if at <= end:
+                    planned.append(
+                        _Planned(journey.pipeline, loss, at, dict(loss.fields))
+                    )
+            return planned
+    return planned
+
+
+def _after(rng: random.Random, at: dt.datetime, step: Step) -> dt.datetime:
+    days = rng.expovariate(1 / step.days) if step.days > 0 else 0.0
+    return at + dt.timedelta(days=days, minutes=rng.randint(5, 600))
+
+
+def _commands(
+    rng: random.Random,
+    planned: list[_Planned],
+    contact: str,
+    obj: str | None,
+    prefix: str,
+) -> list[Command]:
+    actor = rng.choice(ACTORS)
+    commands: list[Command] = [
+        LogAction(
+            pipeline=p.pipeline,
+            contact_id=contact,
+            object_id=obj,
+            type=p.step.action,
+            occurred_at=p.at.replace(microsecond=0),
+            outcome=p.step.outcome,
+            fields=p.fields,
+            actor=actor if rng.random() < 0.9 else rng.choice(ACTORS),
+            action_id=f"a{prefix}-{n}",
+        )
+        for n, p in enumerate(planned)
+    ]
+    # Back-dated: the later of two actions of the same deal is logged first.
+    if len(commands) >= 3 and rng.random() < BACKDATE_RATE:
+        i = rng.randrange(1, len(commands) - 1)
+        if _same_deal(commands[i], commands[i + 1]):
+            commands[i], commands[i + 1] = commands[i + 1], commands[i]
+    if len(commands) >= 2 and rng.random() < VOID_RATE:
+        target = commands[rng.randrange(1, len(commands))]
+        assert isinstance(target, LogAction) and target.action_id is not None
+        commands.append(
+            VoidAction(target.action_id, reason="logged on the wrong deal", actor=actor)
+        )
+    return commands
+
+
+def _same_deal(a: Command, b: Command) -> bool:
+    return (
+        isinstance(a, LogAction)
+        and isinstance(b, LogAction)
+        and a.pipeline == b.pipeline
+    )
+
+
+def batches(commands: Iterable[Command], size: int) -> Iterator[list[Command]]:
+    """The stream cut into lists of at most `size`, for `log_actions`."""
+    iterator = iter(commands)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch

@@ -1,0 +1,154 @@
+"""Bulk import through `PhaseTracker.log_actions`, against raw COPY of the same rows.
+
+Only the time spent inside `log_actions` counts: the generator's own cost is the
+data source, not the import. Voids go through `void` one by one afterwards and are
+timed apart (an import from another CRM has few of them).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import sql
+
+from bench.db import libpq, open_tracker, schema_of
+from bench.generator import batches, history
+from domain.commands import LogAction, VoidAction
+from domain.errors import PhaselogError
+
+if TYPE_CHECKING:
+    from domain.application import PhaseTracker
+
+BATCH = 10_000  # commands per log_actions call
+COPY_BATCH = 50_000  # rows per COPY (and per transaction) for the raw baseline
+
+
+@dataclass
+class Imported:
+    actions: int
+    accepted: int
+    rejected: int
+    seconds: float
+    voids: int
+    void_seconds: float
+    stored_events: int
+    errors: list[str]
+
+
+def import_history(url: str, actions: int, seed: int) -> Imported:
+    tracker = open_tracker(url)
+    try:
+        return _import(tracker, actions, seed)
+    finally:
+        tracker.close()
+
+
+def _import(tracker: PhaseTracker, actions: int, seed: int) -> Imported:
+    done = accepted = voids = 0
+    seconds = void_seconds = 0.0
+    errors: list[str] = []
+    for batch in batches(history(actions, seed=seed), BATCH):
+        commands = [c for c in batch if isinstance(c, LogAction)]
+        started = time.perf_counter()
+        answers = tracker.log_actions(commands)
+        seconds += time.perf_counter() - started
+        done += len(commands)
+        for answer in answers:
+            if isinstance(answer, PhaselogError):
+                errors.append(repr(answer))
+            else:
+                accepted += 1
+        started = time.perf_counter()
+        for command in batch:
+            if isinstance(command, VoidAction):
+                tracker.void(command)
+                voids += 1
+        void_seconds += time.perf_counter() - started
+    return Imported(
+        actions=done,
+        accepted=accepted,
+        rejected=len(errors),
+        seconds=seconds,
+        voids=voids,
+        void_seconds=void_seconds,
+        stored_events=count_events(tracker),
+        errors=errors[:5],
+    )
+
+
+def count_events(tracker: PhaseTracker) -> int:
+    return int(tracker.recorder.max_notification_id() or 0)
+
+
+# -- the machine's limit: raw COPY into a bare table --------------------------------
+
+
+def sample_rows(url: str, limit: int = 2000) -> list[tuple[str, bytes]]:
+    """(topic, state) of stored events, so the raw rows have the same sizes."""
+    tracker = open_tracker(url)
+    try:
+        rows = tracker.recorder.select_notifications(1, limit)
+        return [(n.topic, bytes(n.state)) for n in rows]
+    finally:
+        tracker.close()
+
+
+def raw_copy(url: str, count: int, samples: list[tuple[str, bytes]]) -> float:
+    """Seconds to write `count` event-shaped rows into a bare table, no indexes."""
+    rows: list[tuple[uuid.UUID, int, str, bytes]] = [
+        (uuid.uuid4(), i % 7 + 1, *samples[i % len(samples)]) for i in range(count)
+    ]
+    if url.startswith("sqlite"):
+        return _raw_sqlite(url, rows)
+    return _raw_postgres(url, rows)
+
+
+def _raw_postgres(url: str, rows: list[Any]) -> float:
+    table = sql.Identifier(schema_of(url), "raw_copy")
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} (originator_id uuid NOT NULL, originator_version "
+                "bigint NOT NULL, topic text NOT NULL, state bytea NOT NULL, "
+                "notification_id bigserial)"
+            ).format(table)
+        )
+        copy_sql = sql.SQL(
+            "COPY {} (originator_id, originator_version, topic, state) "
+            "FROM STDIN (FORMAT BINARY)"
+        ).format(table)
+        started = time.perf_counter()
+        for start in range(0, len(rows), COPY_BATCH):
+            with conn.transaction(), conn.cursor() as cursor:
+                with cursor.copy(copy_sql) as copy:
+                    copy.set_types(["uuid", "int8", "text", "bytea"])
+                    for row in rows[start : start + COPY_BATCH]:
+                        copy.write_row(row)
+        seconds = time.perf_counter() - started
+        conn.execute(sql.SQL("DROP TABLE {}").format(table))
+    return seconds
+
+
+def _raw_sqlite(url: str, rows: list[Any]) -> float:
+    path = url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE raw_copy (originator_id TEXT NOT NULL, originator_version "
+            "INTEGER NOT NULL, topic TEXT NOT NULL, state BLOB NOT NULL)"
+        )
+        started = time.perf_counter()
+        for start in range(0, len(rows), COPY_BATCH):
+            conn.executemany(
+                "INSERT INTO raw_copy VALUES (?, ?, ?, ?)",
+                [(r[0].hex, *r[1:]) for r in rows[start : start + COPY_BATCH]],
+            )
+            conn.commit()
+        seconds = time.perf_counter() - started
+        conn.execute("DROP TABLE raw_copy")
+    return seconds

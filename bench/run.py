@@ -1,0 +1,329 @@
+"""Every benchmark, one database at a time, each against its comparison.
+
+Order of one database's run: import N actions (and raw COPY of as many rows),
+rebuild every read model from that log in a fresh process (and the stock runner on
+a sample), then start the real server on the same database for the reports, the
+timeline and online logging; finally the stock server on an empty database for
+the same online actions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import time
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bench import load
+from bench.db import scratch
+from bench.generator import history
+from bench.imports import import_history, raw_copy, sample_rows
+from bench.rebuild import rebuild_in_subprocess, stock_runner
+from bench.server import serve
+from bench.table import Figure, percentile
+from domain.commands import LogAction
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bench.load import Request
+
+MS = 1000.0
+
+
+@dataclass(frozen=True)
+class Size:
+    actions: int  # imported, then rebuilt and reported on
+    online: int  # actions over HTTP, closed loop (ours; the stock gets a quarter)
+    open_loop: int  # actions offered at `rate` per second
+    rate: float
+    clients: int
+    stock_sample: int  # events for the stock ProjectionRunner
+    repeats: int  # reads per report or timeline
+
+
+SIZES = {
+    "tiny": Size(2_000, 400, 200, 1000, 8, 300, 20),
+    "small": Size(50_000, 4_000, 3_000, 1000, 16, 2_000, 50),
+    "medium": Size(200_000, 10_000, 10_000, 1000, 16, 5_000, 100),
+    "full": Size(1_000_000, 20_000, 20_000, 1000, 16, 5_000, 200),
+}
+REPORT_PIPELINE = "fr-sale"
+TIMELINE_EVENTS = 50
+
+
+def run_database(
+    database: str,
+    size: Size,
+    postgres_dsn: str,
+    seed: int,
+    say: Callable[[str], None],
+) -> list[Figure]:
+    figures: list[Figure] = []
+
+    def add(name: str, ours: float, unit: str, **more: Any) -> None:
+        figures.append(Figure(database, name, ours, unit, **more))
+        say(f"  {database}: {name}: {ours:,.2f} {unit}")
+
+    with scratch(database, postgres_dsn, "ours") as url:
+        say(f"{database}: importing {size.actions:,} actions")
+        imported = import_history(url, size.actions, seed)
+        if imported.errors:
+            say(f"  rejected: {imported.errors}")
+        raw = raw_copy(url, imported.actions, sample_rows(url))
+        add(
+            "bulk import (log_actions)",
+            imported.accepted / imported.seconds,
+            "actions/s",
+            compared_to="raw COPY, bare table"
+            if database == "postgres"
+            else "raw executemany, bare table",
+            comparison=imported.actions / raw,
+            target=">= 50%" if database == "postgres" else "",
+            count=imported.accepted,
+            extra={
+                "actions": imported.actions,
+                "rejected": imported.rejected,
+                "stored_events": imported.stored_events,
+                "voids": imported.voids,
+                "void_seconds": imported.void_seconds,
+            },
+        )
+        if imported.voids:
+            add(
+                "voids during import (void, one by one)",
+                imported.voids / imported.void_seconds,
+                "voids/s",
+                count=imported.voids,
+            )
+
+        say(
+            f"{database}: rebuilding read models from {imported.stored_events:,} events"
+        )
+        rebuilt = rebuild_in_subprocess(url)
+        comparison: dict[str, Any] = {}
+        if database == "postgres":
+            sample = min(size.stock_sample, imported.stored_events)
+            events, seconds = stock_runner(url, sample)
+            comparison = {
+                "compared_to": f"stock ProjectionRunner ({events:,} events)",
+                "comparison": events / seconds,
+            }
+        add(
+            "projection rebuild",
+            rebuilt.events / rebuilt.seconds,
+            "events/s",
+            target=">= 50000",
+            count=rebuilt.events,
+            extra={"deals": rebuilt.deals, "stored_events": imported.stored_events},
+            **comparison,
+        )
+        add(
+            "rebuild peak memory (RSS)",
+            rebuilt.peak_mib,
+            "MiB",
+            target="<= 1024",
+            higher_is_better=False,
+            count=rebuilt.events,
+        )
+
+        say(f"{database}: server up; reports, timeline, online logging")
+        with serve("bench.server:phaselog_app", url) as base:
+            figures += _reads(database, base, size, say)
+            online = _online_requests(seed + 1, size.online, size.clients)
+            ours = load.closed_loop(base, online)
+            _check(ours, say)
+            offered = _requests(seed + 2, size.open_loop)
+            steady = load.open_loop(base, offered, size.rate)
+            _check(steady, say)
+
+    with scratch(database, postgres_dsn, "stock") as url:
+        quarter = _online_requests(seed + 1, max(size.online // 4, 1), size.clients)
+        with serve("bench.stock:stock_app", url) as base:
+            stock = load.closed_loop(base, quarter)
+            _check(stock, say)
+
+    add(
+        f"online logging over HTTP, {size.clients} clients",
+        ours.rate,
+        "actions/s",
+        compared_to="stock get-change-save",
+        comparison=stock.rate,
+        target=">= 4x" if database == "postgres" else "",
+        count=ours.done,
+        extra={"stock_count": stock.done, "failures": ours.failures},
+    )
+    if database == "postgres":
+        add(
+            "online logging over HTTP (absolute)",
+            ours.rate,
+            "actions/s",
+            target=">= 2000",
+            count=ours.done,
+        )
+    for share in (0.5, 0.99):
+        add(
+            f"online latency p{share * 100:.0f}, closed loop",
+            percentile(ours.latencies, share) * MS,
+            "ms",
+            compared_to="stock",
+            comparison=percentile(stock.latencies, share) * MS,
+            higher_is_better=False,
+            count=ours.done,
+        )
+    add(
+        f"online latency p50 at {size.rate:,.0f}/s offered",
+        percentile(steady.latencies, 0.5) * MS,
+        "ms",
+        higher_is_better=False,
+        count=steady.done,
+        extra={"achieved_rate": steady.rate},
+    )
+    add(
+        f"online latency p99 at {size.rate:,.0f}/s offered",
+        percentile(steady.latencies, 0.99) * MS,
+        "ms",
+        target="<= 50" if database == "postgres" else "",
+        higher_is_better=False,
+        count=steady.done,
+        extra={"achieved_rate": steady.rate},
+    )
+    return figures
+
+
+def _reads(
+    database: str, base: str, size: Size, say: Callable[[str], None]
+) -> list[Figure]:
+    figures: list[Figure] = []
+    pipeline = REPORT_PIPELINE
+    reads: list[tuple[str, str, str]] = [
+        ("funnel", f"/v1/reports/funnel?pipeline={pipeline}", "<= 20"),
+        ("time-in-stage", f"/v1/reports/time-in-stage?pipeline={pipeline}", "<= 100"),
+        ("stale", f"/v1/reports/stale?pipeline={pipeline}", ""),
+        (
+            "deal filter page (50)",
+            f"/v1/deals?pipeline={pipeline}&phase=first_viewing&limit=50",
+            "",
+        ),
+    ]
+    for name, path, target in reads:
+        outcome = load.sequential(base, ("GET", path, None), size.repeats)
+        _check(outcome, say)
+        for share in (0.5, 0.99):
+            figures.append(
+                Figure(
+                    database,
+                    f"report {name} p{share * 100:.0f} ({pipeline})",
+                    percentile(outcome.latencies, share) * MS,
+                    "ms",
+                    target=target if share == 0.5 else "",
+                    higher_is_better=False,
+                    count=outcome.done,
+                )
+            )
+    deal_id = _timeline_deal(base)
+    timeline = load.sequential(
+        base, ("GET", f"/v1/deals/{deal_id}/timeline", None), size.repeats
+    )
+    _check(timeline, say)
+    floor = load.sequential(base, ("GET", "/healthz", None), size.repeats)
+    figures.append(
+        Figure(
+            database,
+            f"timeline replay p50 ({TIMELINE_EVENTS} events, HTTP)",
+            percentile(timeline.latencies, 0.5) * MS,
+            "ms",
+            compared_to="GET /healthz p50",
+            comparison=percentile(floor.latencies, 0.5) * MS,
+            target="<= 5",
+            higher_is_better=False,
+            count=timeline.done,
+        )
+    )
+    for figure in figures:
+        say(f"  {database}: {figure.name}: {figure.ours:.2f} ms")
+    return figures
+
+
+def _timeline_deal(base: str) -> str:
+    """A deal with TIMELINE_EVENTS events (its opening and the actions after)."""
+    start = dt.datetime(2025, 1, 6, 9, tzinfo=dt.UTC)
+    kinds = itertools.cycle(["documentation_sent", "viewing", "inquiry_answered"])
+    requests: list[Request] = [
+        (
+            "POST",
+            "/v1/actions",
+            {
+                "pipeline": REPORT_PIPELINE,
+                "contact_id": "timeline-contact",
+                "object_id": "timeline-object",
+                "type": "inquiry_received" if n == 0 else next(kinds),
+                "occurred_at": (start + dt.timedelta(hours=6 * n)).isoformat(),
+                "action_id": f"timeline-{n}",
+            },
+        )
+        for n in range(TIMELINE_EVENTS - 1)
+    ]
+    import httpx
+
+    with httpx.Client(base_url=base, timeout=60) as http:
+        deal_id = ""
+        for method, path, body in requests:
+            response = http.request(method, path, json=body)
+            response.raise_for_status()
+            deal_id = response.json()["deal_id"]
+    return deal_id
+
+
+def _body(command: LogAction) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "pipeline": command.pipeline,
+        "contact_id": command.contact_id,
+        "type": command.type,
+        "action_id": command.action_id,
+        "fields": dict(command.fields),
+    }
+    for name in ("object_id", "outcome", "actor", "note"):
+        value = getattr(command, name)
+        if value is not None:
+            body[name] = value
+    if command.occurred_at is not None:
+        body["occurred_at"] = command.occurred_at.isoformat()
+    return body
+
+
+def _requests(seed: int, count: int) -> list[Request]:
+    return [
+        ("POST", "/v1/actions", _body(c))
+        for c in history(count, seed=seed)
+        if isinstance(c, LogAction)
+    ]
+
+
+def _online_requests(seed: int, count: int, clients: int) -> list[list[Request]]:
+    """Split so that one contact's actions stay with one client, in order."""
+    per_client: list[list[Request]] = [[] for _ in range(clients)]
+    for request in _requests(seed, count):
+        contact = request[2]["contact_id"]
+        per_client[zlib.crc32(contact.encode()) % clients].append(request)
+    return per_client
+
+
+def _check(outcome: load.Outcome, say: Callable[[str], None]) -> None:
+    if outcome.failures:
+        say(f"  FAILED requests {outcome.failures}: {outcome.samples}")
+
+
+def wait_for_quiet(limit: float, timeout: float, say: Callable[[str], None]) -> float:
+    """Wait (bounded) until the 1-minute load average drops below `limit`."""
+    import os
+
+    deadline = time.monotonic() + timeout
+    load_now = os.getloadavg()[0]
+    while load_now >= limit and time.monotonic() < deadline:
+        say(f"load average {load_now:.2f} >= {limit}: waiting for a quiet machine")
+        time.sleep(30)
+        load_now = os.getloadavg()[0]
+    return load_now
