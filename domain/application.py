@@ -97,6 +97,7 @@ class _Staged:
     keys: list[tuple[str, uuid.UUID, str]] = field(default_factory=list)
     decisions: list[tuple[int, Deal, Decision]] = field(default_factory=list)
     repeats: list[tuple[int, int]] = field(default_factory=list)  # (index, first)
+    tainted: bool = False  # a staged deal holds an event of a rejected group
 
     def merge(self, other: _Staged) -> None:
         self.deals += other.deals
@@ -279,11 +280,16 @@ class PhaseTracker(Application[uuid.UUID]):
         for group in groups:
             planned = [(i, plans[i]) for i in group if i in plans]
             if planned and (isolate or len(planned) == len(group)):
+                # `deals` also holds deals opened by a chain earlier in this batch,
+                # so a chained deal's own actions land on the same aggregate.
                 deal = deals.get(planned[0][1].deal_id) or planned[0][1].open()
-                self._stage(deal, planned, known, staged, answers, isolate)
+                deals[deal.id] = deal
+                self._stage(deal, planned, known, staged, answers, isolate, deals)
         if not staged.decisions:
             return
         try:
+            if staged.tainted:
+                raise IntegrityError("a staged deal carries a rejected chain event")
             recordings = self.save(*staged.deals, action_keys=staged.keys)
         except IntegrityError:
             # Someone wrote one of these deals meanwhile: take them one by one.
@@ -318,6 +324,7 @@ class PhaseTracker(Application[uuid.UUID]):
         staged: _Staged,
         answers: list[Result | PhaselogError | None],
         isolate: bool,
+        live: dict[uuid.UUID, Deal],
     ) -> None:
         """Apply one deal's actions in memory; stage them (all, or each alone)."""
         pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
@@ -341,12 +348,16 @@ class PhaseTracker(Application[uuid.UUID]):
                     seen[action_id] = (plan.digest, index)
                     mine.keys.append((action_id, deal.id, plan.digest))
                     mine.decisions.append((index, deal, decision))
-                    for other, entry in self._chain(deal, decision):
+                    for other, entry in self._chain(deal, decision, live):
                         mine.deals.append(other)
                         mine.keys.append((entry.entry_id, other.id, entry.entry_id))
             except PhaselogError as error:
                 if recorded or not isolate:  # a chain failed after the event
                     _reject([i for i, _ in group], index, error, answers)
+                    for unsaved in mine.deals:  # they hold events never to be saved
+                        live.pop(unsaved.id, None)
+                        # A deal another group staged now carries a rejected event.
+                        staged.tainted |= any(unsaved is d for d in staged.deals)
                     return
                 answers[index] = error  # decide() raised before any event
         for index, result in replays.items():
@@ -491,8 +502,16 @@ class PhaseTracker(Application[uuid.UUID]):
             )
         raise ConcurrencyExhausted(f"deal {deal_id} kept changing; try again")
 
-    def _chain(self, deal: Deal, decision: Decision) -> list[tuple[Deal, Entry]]:
-        """Entering a chaining phase opens (or advances) a deal in another pipeline."""
+    def _chain(
+        self,
+        deal: Deal,
+        decision: Decision,
+        live: dict[uuid.UUID, Deal] | None = None,
+    ) -> list[tuple[Deal, Entry]]:
+        """Entering a chaining phase opens (or advances) a deal in another pipeline.
+
+        `live`: the deals of a batch in progress, to find and keep the other deal in.
+        """
         chain = decision.step.chain
         if chain is None:
             return []
@@ -509,15 +528,19 @@ class PhaseTracker(Application[uuid.UUID]):
             note=f"opened from {deal.pipeline} deal {deal.id}",
         )
         other_id = deal_id_for(target.id, deal.contact_id, deal.object_id)
-        try:
-            other = self._get_deal(other_id)
-        except DealNotFound:
-            other = Deal(
-                pipeline=target.id,
-                pipeline_version=target.version,
-                contact_id=deal.contact_id,
-                object_id=deal.object_id,
-            )
+        other = live.get(other_id) if live is not None else None
+        if other is None:
+            try:
+                other = self._get_deal(other_id)
+            except DealNotFound:
+                other = Deal(
+                    pipeline=target.id,
+                    pipeline_version=target.version,
+                    contact_id=deal.contact_id,
+                    object_id=deal.object_id,
+                )
+            if live is not None:
+                live[other_id] = other
         if other.entry(entry.entry_id) is not None:
             return []
         other.record(self.pipeline(other.pipeline, other.pipeline_version), entry)
