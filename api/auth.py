@@ -52,7 +52,6 @@ def check_bind(host: str, keys: KeyStore) -> None:
             f"no API key exists: refusing to listen on {host}. Set PHASELOG_ADMIN_KEY "
             "or run `phaselog keys create --role admin`, or bind to 127.0.0.1"
         )
-    warn_open()
 
 
 def warn_open() -> None:

@@ -1,0 +1,184 @@
+"""The `phaselog` command line: serve, demo, import, rebuild, replay, verify, ...
+
+Every command reads PHASELOG_* settings (PHASELOG_DATABASE_URL above all). An error
+is one readable line on stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from api.cli_admin import keys_app, pipelines_app
+from api.cli_common import err, one_line_errors, opened, out, progress_bar
+from api.settings import Settings
+
+app = typer.Typer(
+    name="phaselog",
+    help="Event-sourced phase tracker for sales pipelines.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(pipelines_app, name="pipelines")
+app.add_typer(keys_app, name="keys")
+
+
+@app.command()
+@one_line_errors
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Serve the HTTP API (refuses a non-loopback address while no key exists)."""
+    import uvicorn
+
+    from api.app import create_app, open_keys
+    from api.auth import check_bind
+
+    settings = Settings()
+    with opened() as tracker:
+        check_bind(host, open_keys(tracker, settings))
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+@app.command()
+@one_line_errors
+def demo(
+    actions: Annotated[int, typer.Option(help="how many actions to log")] = 3000,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same data)")] = 7,
+) -> None:
+    """Load the presets and a synthetic history: deals over months, drop-offs."""
+    from api.demo import load_demo
+
+    with opened() as tracker, progress_bar() as bar:
+        task = bar.add_task("demo history", total=actions)
+        summary = load_demo(tracker, actions, seed, lambda n: bar.advance(task, n))
+    out.print(
+        f"demo: {summary.stored} actions stored on {summary.deals} deals "
+        f"({summary.replayed} already there, {summary.voided} voided, "
+        f"{summary.rejected} rejected)"
+    )
+
+
+@app.command("import")
+@one_line_errors
+def import_file(
+    file: Annotated[Path, typer.Argument(help="NDJSON or CSV of actions")],
+    show: Annotated[int, typer.Option(help="rejected lines to list")] = 20,
+) -> None:
+    """Import historical actions; a rejected line keeps its whole deal out."""
+    from api.importing import import_lines, read_lines
+
+    lines = read_lines(file)
+    with opened() as tracker, progress_bar() as bar:
+        task = bar.add_task(f"importing {file.name}", total=len(lines))
+        summary = import_lines(tracker, lines, progress=lambda n: bar.advance(task, n))
+    out.print(
+        f"imported {summary.stored} actions, {summary.replayed} already there, "
+        f"{len(summary.rejected)} rejected"
+    )
+    if summary.rejected:
+        table = Table("line", "field", "reason", title="rejected")
+        for number, field, reason in summary.rejected[:show]:
+            table.add_row(str(number), field, reason)
+        out.print(table)
+        raise typer.Exit(1)
+
+
+@app.command()
+@one_line_errors
+def rebuild() -> None:
+    """Rebuild every read model from the log; the old ones serve until the swap."""
+    from projections.runner import Projector
+
+    with opened() as tracker, progress_bar() as bar:
+        task = bar.add_task("rebuilding", total=None)
+        projector = Projector(tracker)
+        projector.rebuild(
+            lambda done, total: bar.update(task, completed=done, total=total)
+        )
+        status = projector.status()
+    out.print(f"rebuilt: generation {status.generation} at position {status.position}")
+
+
+@app.command()
+@one_line_errors
+def replay(
+    deal_id: Annotated[uuid.UUID, typer.Argument(help="the deal's id")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="business time to stop at, ISO 8601 (UTC if naive)"),
+    ] = None,
+    known_at: Annotated[
+        str | None, typer.Option(help="only what was recorded by then, ISO 8601")
+    ] = None,
+) -> None:
+    """Print a deal's timeline: every entry with the phase before and after it."""
+    from api.convert import timeline_out
+
+    with opened() as tracker:
+        found = timeline_out(
+            tracker.timeline(
+                deal_id,
+                as_of=_when("--as-of", as_of),
+                known_at=_when("--known-at", known_at),
+            )
+        )
+    table = Table(title=f"deal {deal_id}")
+    for name in ("occurred", "kind", "action", "outcome", "before", "after", "note"):
+        table.add_column(name, overflow="fold", no_wrap=name == "occurred")
+    for entry in found.entries:
+        table.add_row(
+            entry.occurred_at.strftime("%Y-%m-%d %H:%M"),
+            entry.kind + (" (voided)" if entry.voided else ""),
+            entry.type or entry.voids or "",
+            entry.outcome or "",
+            entry.phase_before or "-",
+            entry.phase_after or "-",
+            entry.note or entry.reason or "",
+        )
+    out.print(table)
+    out.print(f"phase: {found.phase or '-'}")
+
+
+@app.command()
+@one_line_errors
+def verify() -> None:
+    """Re-fold the whole log and compare; exit 1 when a stored row differs."""
+    from projections.runner import Projector
+
+    with opened() as tracker:
+        projector = Projector(tracker)
+        projector.catch_up()
+        differences = projector.verify()
+    if not differences:
+        out.print("verified: the read models match the log")
+        return
+    table = Table("table", "key", "column", "stored", "expected", title="differences")
+    for d in differences:
+        table.add_row(d.table, d.key, d.column, repr(d.stored), repr(d.expected))
+    out.print(table)
+    err.print(f"error: {len(differences)} differences between read models and log")
+    raise typer.Exit(1)
+
+
+def _when(option: str, value: str | None) -> dt.datetime | None:
+    """An ISO 8601 time; a naive one is taken as UTC (a terminal has no zone)."""
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 time", param_hint=option
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def main() -> Any:
+    return app()

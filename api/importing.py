@@ -1,0 +1,161 @@
+"""Importing historical actions from NDJSON or CSV, all-or-nothing per deal.
+
+Each line is checked against the API's `ActionIn` (so a file says what the API
+says), then lines are grouped by deal and handed to the service's import path in
+whole groups: a rejected line keeps every other line of its deal out too.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from api.convert import log_action
+from api.errors import field_path, problem_for
+from api.schemas.actions import ActionIn
+from domain.commands import LogAction
+from domain.errors import PhaselogError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from domain.application import PhaseTracker
+
+DealKey = tuple[object, object, object]
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int
+    raw: dict[str, Any]
+    command: LogAction | None = None
+    field: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Summary:
+    stored: int = 0
+    replayed: int = 0
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def read_lines(path: Path) -> list[Line]:
+    """Every record of the file, parsed and checked, or with why it is not."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        text = handle.read()
+    ndjson = path.suffix in (".ndjson", ".jsonl", ".json") or text.lstrip()[:1] == "{"
+    records = _ndjson(text) if ndjson else _csv(text)
+    return [_check(number, raw) for number, raw in records]
+
+
+def _ndjson(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            value = {"__error__": f"not JSON: {error.msg}"}
+        yield (
+            number,
+            value if isinstance(value, dict) else {"__error__": "not an object"},
+        )
+
+
+def _csv(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Empty cells are absent; `fields` holds JSON; `fields.x` columns fill it too."""
+    reader = csv.DictReader(text.splitlines())
+    for row in reader:
+        record: dict[str, Any] = {}
+        for name, value in row.items():
+            if name is None or value in (None, ""):
+                continue
+            if name.startswith("fields."):
+                record.setdefault("fields", {})[name.removeprefix("fields.")] = value
+            elif name == "fields":
+                try:
+                    record.setdefault("fields", {}).update(json.loads(value))
+                except (json.JSONDecodeError, TypeError, ValueError):
+                    record["__error__"] = "fields: not a JSON object"
+            else:
+                record[name] = value
+        yield reader.line_num, record
+
+
+def _check(number: int, raw: dict[str, Any]) -> Line:
+    if "__error__" in raw:
+        return Line(number, raw, field="line", reason=str(raw["__error__"]))
+    try:
+        command = log_action(ActionIn.model_validate(raw))
+    except ValidationError as error:
+        first = error.errors()[0]
+        return Line(number, raw, field=field_path(first["loc"]), reason=first["msg"])
+    return Line(number, raw, command=command)
+
+
+def import_lines(
+    tracker: PhaseTracker,
+    lines: list[Line],
+    *,
+    chunk: int = 2000,
+    progress: Callable[[int], None] = lambda done: None,
+) -> Summary:
+    """Log the good lines, whole deals at a time; name every rejected line."""
+    summary = Summary()
+    groups: dict[DealKey, list[Line]] = {}
+    for line in lines:
+        groups.setdefault(_deal_key(line), []).append(line)
+    batch: list[Line] = []
+    for group in groups.values():
+        bad = next((line for line in group if line.command is None), None)
+        if bad is not None:
+            _reject(summary, group, bad)
+            progress(len(group))
+            continue
+        batch += group
+        if len(batch) >= chunk:
+            _log(tracker, batch, summary)
+            progress(len(batch))
+            batch = []
+    if batch:
+        _log(tracker, batch, summary)
+        progress(len(batch))
+    summary.rejected.sort()
+    return summary
+
+
+def _deal_key(line: Line) -> DealKey:
+    """The deal a line belongs to, when it can be told even from a broken line."""
+    pipeline, contact = line.raw.get("pipeline"), line.raw.get("contact_id")
+    if isinstance(pipeline, str) and isinstance(contact, str):
+        return (pipeline, contact, line.raw.get("object_id"))
+    return ("", "", line.number)
+
+
+def _reject(summary: Summary, group: list[Line], bad: Line) -> None:
+    for line in group:
+        if line is bad:
+            summary.rejected.append((line.number, bad.field or "", bad.reason or ""))
+        else:
+            reason = f"another line of this deal (line {bad.number}) was rejected"
+            summary.rejected.append((line.number, "", reason))
+
+
+def _log(tracker: PhaseTracker, batch: list[Line], summary: Summary) -> None:
+    answers = tracker.log_actions([line.command for line in batch if line.command])
+    for line, answer in zip(batch, answers, strict=True):
+        if isinstance(answer, PhaselogError):
+            found = problem_for(answer)
+            field = found.field or ""
+            reason = found.detail.removeprefix(f"{field}: ")
+            summary.rejected.append((line.number, field, reason))
+        elif answer.replayed:
+            summary.replayed += 1
+        else:
+            summary.stored += 1
