@@ -61,7 +61,9 @@ def create_app(settings: Settings) -> FastAPI:
             if app.state.keys.empty():
                 warn_open()
             app.state.reports = Reports(tracker)
-            app.state.projector = projector = Projector(tracker)
+            app.state.projector = projector = Projector(
+                tracker, sweep_interval=settings.sweep_interval_seconds or None
+            )
             app.state.rebuild = None
             projector.start()
             app.state.projector_running = True

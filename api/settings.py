@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=8, ge=1)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     report_wait_seconds: float = Field(default=5.0, ge=0)
+    # How often the server closes idle deals under their pipeline's expiry policy;
+    # 0 turns the sweeper off.
+    sweep_interval_seconds: float = Field(default=300.0, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -37,7 +37,11 @@ def bearer(key: str) -> dict[str, str]:
 @pytest.fixture
 def api_settings(settings: Settings) -> Settings:
     return settings.model_copy(
-        update={"admin_key": SecretStr(ADMIN_KEY), "report_wait_seconds": 10.0}
+        update={
+            "admin_key": SecretStr(ADMIN_KEY),
+            "report_wait_seconds": 10.0,
+            "sweep_interval_seconds": 0,  # tests/api/test_expiry.py turns it on
+        }
     )
 
 
