@@ -331,6 +331,7 @@ class PhaseTracker(Application[uuid.UUID]):
         mine = _Staged(deals=[deal])
         replays: dict[int, Result] = {}
         seen: dict[str, tuple[str, int]] = {}
+        prior: Decision | None = None  # this deal's last decision, to fold on from
         for index, plan in group:
             action_id = plan.entry.entry_id
             recorded = False
@@ -343,7 +344,8 @@ class PhaseTracker(Application[uuid.UUID]):
                         raise ActionConflict(action_id)
                     mine.repeats.append((index, seen[action_id][1]))
                 else:
-                    decision = deal.record(pipeline, plan.entry, plan.digest)
+                    decision = deal.record(pipeline, plan.entry, plan.digest, prior)
+                    prior = decision
                     recorded = True
                     seen[action_id] = (plan.digest, index)
                     mine.keys.append((action_id, deal.id, plan.digest))

@@ -76,14 +76,22 @@ class Timeline:
 
 def digest_of(command: LogAction | MoveDeal | VoidAction) -> str:
     """A stable fingerprint of a command's content, for idempotent replays."""
-    data = {
-        f.name: getattr(command, f.name)
-        for f in fields(command)
-        if f.name != "action_id"
-    }
+    data = {name: getattr(command, name) for name in _content_fields(type(command))}
     data["command"] = type(command).__name__
     canonical = json.dumps(data, sort_keys=True, default=_canonical)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_CONTENT_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _content_fields(kind: type[Any]) -> tuple[str, ...]:
+    """A command's fields but its idempotency key (`fields()` is slow per call)."""
+    names = _CONTENT_FIELDS.get(kind)
+    if names is None:
+        names = tuple(f.name for f in fields(kind) if f.name != "action_id")
+        _CONTENT_FIELDS[kind] = names
+    return names
 
 
 def _canonical(value: Any) -> str:

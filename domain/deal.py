@@ -87,10 +87,20 @@ class Deal(Aggregate):
 
     # -- commands ------------------------------------------------------------
 
-    def record(self, pipeline: Pipeline, entry: Entry, digest: str = "") -> Decision:
-        """Validate `entry` through the engine, then record it as this deal's event."""
+    def record(
+        self,
+        pipeline: Pipeline,
+        entry: Entry,
+        digest: str = "",
+        prior: Decision | None = None,
+    ) -> Decision:
+        """Validate `entry` through the engine, then record it as this deal's event.
+
+        `prior`: this deal's previous decision in the same batch, to fold on from.
+        """
         self.check_pipeline(pipeline)
-        decision = decide(pipeline, self.entries, replace(entry, seq=self.version + 1))
+        new = replace(entry, seq=self.version + 1)
+        decision = decide(pipeline, self.entries, new, prior)
         action_id, occurred_at = entry.entry_id, entry.occurred_at
         fields = dict(entry.fields)
         if entry.kind == "action":

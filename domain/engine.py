@@ -116,6 +116,9 @@ class Decision:
     before: DealState
     after: DealState
     step: Step
+    # The fold behind `after` when the entry was appended in business time: the
+    # next decision on the same deal may go on from it instead of folding again.
+    fold: _Fold | None = field(default=None, repr=False, compare=False)
 
 
 # -- replay ---------------------------------------------------------------------
@@ -170,6 +173,16 @@ class _Fold:
         self.last_activity_at: dt.datetime | None = None
         self.owner: str | None = None
         self.last: dt.datetime | None = None  # latest business time folded
+        self.folded = 0  # entries applied
+
+    def copy(self) -> _Fold:
+        """A fold to go on from; this one stays as it is."""
+        other = _Fold(self.pipeline, self.voided)
+        other.__dict__.update(self.__dict__)
+        other.counts = Counter(self.counts)
+        other.intervals = list(self.intervals)
+        other.steps = list(self.steps)
+        return other
 
     def state(self) -> DealState:
         return DealState(
@@ -188,6 +201,7 @@ class _Fold:
         )
 
     def apply(self, entry: Entry) -> None:
+        self.folded += 1
         self.last = entry.occurred_at
         if entry.kind == "void":
             self._stay(entry, VOID)
@@ -312,10 +326,28 @@ def is_stale(pipeline: Pipeline, state: DealState, now: dt.datetime) -> bool:
 # -- decide: validation of a new command -----------------------------------------
 
 
-def decide(pipeline: Pipeline, entries: Sequence[Entry], new: Entry) -> Decision:
-    """Check `new` against the pipeline and the deal's history; raise or decide."""
-    fold = _fold(pipeline, entries)
-    before = fold.state()
+def decide(
+    pipeline: Pipeline,
+    entries: Sequence[Entry],
+    new: Entry,
+    prior: Decision | None = None,
+) -> Decision:
+    """Check `new` against the pipeline and the deal's history; raise or decide.
+
+    `prior`: the decision that appended the last of `entries`, if known; its fold
+    is reused (a batch of one deal's actions then folds each entry once).
+    """
+    reusable = prior.fold if prior is not None else None
+    if (
+        prior is not None
+        and reusable is not None
+        and reusable.pipeline is pipeline
+        and reusable.folded == len(entries)
+    ):
+        fold, before = reusable.copy(), prior.after
+    else:
+        fold = _fold(pipeline, entries)
+        before = fold.state()
     if new.kind == "action":
         check_action(pipeline, new)
     elif new.kind == "move":
@@ -327,14 +359,15 @@ def decide(pipeline: Pipeline, entries: Sequence[Entry], new: Entry) -> Decision
     )
     if appended:  # the common case: the new entry is the latest in business time
         fold.apply(new)
-        after, step = fold.state(), fold.steps[-1]
+        after, step, went_on = fold.state(), fold.steps[-1], fold
     else:  # back-dated or a void: later phases are re-derived
         after = replay(pipeline, [*entries, new])
         step = next(s for s in reversed(after.steps) if s.entry is new)
+        went_on = None
     if step.moved and step.phase_after is not None:
         for spec in pipeline.phase(step.phase_after).requires:
             check_field(spec, new.fields, f"entering {step.phase_after!r}")
-    return Decision(before, after, step)
+    return Decision(before, after, step, went_on)
 
 
 def check_action(pipeline: Pipeline, entry: Entry) -> None:
