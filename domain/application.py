@@ -575,7 +575,7 @@ class PhaseTracker(Application[uuid.UUID]):
     def deal(self, deal_id: uuid.UUID) -> DealView:
         deal = self._get_deal(deal_id)
         pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
-        return self._view(deal, pipeline, replay(pipeline, deal.entries))
+        return self._view(deal.id, deal, pipeline, replay(pipeline, deal.entries))
 
     def timeline(
         self,
@@ -584,17 +584,33 @@ class PhaseTracker(Application[uuid.UUID]):
         as_of: dt.datetime | None = None,
         known_at: dt.datetime | None = None,
     ) -> Timeline:
-        """Every entry with the phase before and after it, as of / known at a time."""
-        deal = self._get_deal(deal_id)
-        pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
-        entries = self._entries(deal_id)
+        """Every entry with the phase before and after it, as of / known at a time.
+
+        One read of the deal's events serves both the deal and its entries (with
+        their recording times); the aggregate itself is not needed.
+        """
+        events = list(self.events.get(deal_id))
+        opened = events[0] if events else None
+        if not isinstance(opened, Deal.Opened):
+            raise DealNotFound(deal_id)
+        pipeline = self.pipeline(opened.pipeline, opened.pipeline_version)
+        entries = [entry_from_event(e) for e in events if isinstance(e, DEAL_EVENTS)]
         state = replay(pipeline, entries, as_of=as_of, known_at=known_at)
-        view = self._view(deal, pipeline, replay(pipeline, entries))
+        current = (
+            state if as_of is None and known_at is None else replay(pipeline, entries)
+        )
+        view = self._view(deal_id, opened, pipeline, current)
         return Timeline(deal=view, state=state, steps=state.steps)
 
-    def _view(self, deal: Deal, pipeline: Pipeline, state: Any) -> DealView:
+    def _view(
+        self,
+        deal_id: uuid.UUID,
+        deal: Deal | Deal.Opened,
+        pipeline: Pipeline,
+        state: Any,
+    ) -> DealView:
         return DealView(
-            deal_id=deal.id,
+            deal_id=deal_id,
             pipeline=deal.pipeline,
             pipeline_version=deal.pipeline_version,
             contact_id=deal.contact_id,
