@@ -1,5 +1,8 @@
 """HTTP load: closed loop (clients as fast as they can) and open loop (a fixed rate).
 
+The load itself goes through `bench.wire` (cheap on CPU, see there); one reader's
+latencies (`sequential`) through httpx.
+
 Latencies of the open loop are measured from the moment a request was due, not from
 when it was sent, so a stalled server cannot hide its queue (coordinated omission).
 """
@@ -7,12 +10,15 @@ when it was sent, so a stalled server cannot hide its queue (coordinated omissio
 from __future__ import annotations
 
 import asyncio
-import threading
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+
+from bench import wire
 
 Request = tuple[str, str, Any]  # method, path, JSON body or None
 
@@ -23,6 +29,20 @@ class Outcome:
     failures: dict[int, int] = field(default_factory=dict)  # status -> count
     elapsed: float = 0.0
     samples: list[str] = field(default_factory=list)  # a few failure bodies
+    progress: list[tuple[float, int, int]] = field(default_factory=list)
+
+    @property
+    def projection_lag(self) -> float:
+        """Worst seconds the projection trailed the log (0.1 s resolution).
+
+        From `progress` samples (time, head, position): a sample's lag is how long
+        ago the head first reached the position the projection is at now.
+        """
+        worst = 0.0
+        for at, _, position in self.progress:
+            reached = next((t for t, head, _ in self.progress if head >= position), at)
+            worst = max(worst, at - reached)
+        return worst
 
     @property
     def done(self) -> int:
@@ -39,75 +59,99 @@ class Outcome:
 
 
 def closed_loop(base: str, per_client: list[list[Request]]) -> Outcome:
-    """One thread per client list, each sending its requests back to back."""
+    """One connection per client list, each sending its requests back to back."""
+    return asyncio.run(_closed_loop(base, per_client))
+
+
+async def _closed_loop(base: str, per_client: list[list[Request]]) -> Outcome:
     outcome = Outcome()
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(per_client) + 1)
+    host = urlsplit(base).netloc
+    encoded = [[wire.encode(host, *r) for r in requests] for requests in per_client]
+    connections = [await wire.Connection.open(base) for _ in per_client]
+    for connection in connections:  # connected and served once before the clock
+        await connection.request(wire.encode(host, "GET", "/healthz", None))
 
-    def client(requests: list[Request]) -> None:
-        mine: list[float] = []
-        with httpx.Client(base_url=base, timeout=60) as http:
-            http.get("/healthz")  # connect before the clock starts
-            barrier.wait()
-            for method, path, body in requests:
-                started = time.perf_counter()
-                response = http.request(method, path, json=body)
-                took = time.perf_counter() - started
-                if response.status_code >= 300:
-                    with lock:
-                        outcome.failed(response.status_code, response.text)
-                else:
-                    mine.append(took)
-        with lock:
-            outcome.latencies += mine
+    async def client(connection: wire.Connection, requests: list[bytes]) -> None:
+        for raw in requests:
+            started = time.perf_counter()
+            status, body = await connection.request(raw)
+            _record(outcome, status, body, time.perf_counter() - started)
 
-    threads = [threading.Thread(target=client, args=(r,)) for r in per_client]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
     started = time.perf_counter()
-    for thread in threads:
-        thread.join()
+    await asyncio.gather(*map(client, connections, encoded))
     outcome.elapsed = time.perf_counter() - started
+    for connection in connections:
+        connection.close()
     return outcome
 
 
+def _record(outcome: Outcome, status: int, body: bytes, took: float) -> None:
+    if status >= 300:
+        outcome.failed(status, body.decode(errors="replace"))
+    else:
+        outcome.latencies.append(took)
+
+
 def open_loop(
-    base: str, requests: list[Request], rate: float, connections: int = 256
+    base: str, requests: list[Request], rate: float, watch: str | None = None
 ) -> Outcome:
-    """Send `requests` at `rate` per second whatever the answers' pace."""
-    return asyncio.run(_open_loop(base, requests, rate, connections))
+    """Send `requests` at `rate` per second whatever the answers' pace.
+
+    `watch`: a path answering `{"data": [{"head": .., "position": ..}]}`, polled
+    every 0.1 s meanwhile (the projection's progress).
+    """
+    return asyncio.run(_open_loop(base, requests, rate, watch))
 
 
 async def _open_loop(
-    base: str, requests: list[Request], rate: float, connections: int
+    base: str, requests: list[Request], rate: float, watch: str | None
 ) -> Outcome:
     outcome = Outcome()
-    limits = httpx.Limits(
-        max_connections=connections, max_keepalive_connections=connections
-    )
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
-        await http.get("/healthz")
-        start = time.perf_counter()
+    host = urlsplit(base).netloc
+    encoded = [wire.encode(host, *r) for r in requests]
+    idle: list[wire.Connection] = [await wire.Connection.open(base) for _ in range(16)]
+    opened = list(idle)
+    sending = True
 
-        async def one(due: float, request: Request) -> None:
-            method, path, body = request
-            response = await http.request(method, path, json=body)
-            took = time.perf_counter() - due
-            if response.status_code >= 300:
-                outcome.failed(response.status_code, response.text)
-            else:
-                outcome.latencies.append(took)
+    async def watcher(path: str) -> None:
+        connection = await wire.Connection.open(base)
+        raw = wire.encode(host, "GET", path, None)
+        while sending:
+            _, body = await connection.request(raw)
+            status = json.loads(body)["data"][0]
+            outcome.progress.append(
+                (time.perf_counter(), status["head"], status["position"])
+            )
+            await asyncio.sleep(0.1)
+        connection.close()
 
-        tasks = []
-        for index, request in enumerate(requests):
-            due = start + index / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(due, request)))
-        await asyncio.gather(*tasks)
-        outcome.elapsed = time.perf_counter() - start
+    watching = asyncio.create_task(watcher(watch)) if watch else None
+
+    async def one(due: float, raw: bytes) -> None:
+        if idle:
+            connection = idle.pop()
+        else:  # all busy: the server is behind, open another connection
+            connection = await wire.Connection.open(base)
+            opened.append(connection)
+        status, body = await connection.request(raw)
+        _record(outcome, status, body, time.perf_counter() - due)
+        idle.append(connection)
+
+    start = time.perf_counter()
+    tasks = []
+    for index, raw in enumerate(encoded):
+        due = start + index / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due, raw)))
+    await asyncio.gather(*tasks)
+    outcome.elapsed = time.perf_counter() - start
+    sending = False
+    if watching is not None:
+        await watching
+    for connection in opened:
+        connection.close()
     return outcome
 
 

@@ -46,9 +46,9 @@ class Size:
 
 SIZES = {
     "tiny": Size(2_000, 400, 200, 1000, 8, 300, 20),
-    "small": Size(50_000, 4_000, 3_000, 1000, 16, 2_000, 50),
-    "medium": Size(200_000, 10_000, 10_000, 1000, 16, 5_000, 100),
-    "full": Size(1_000_000, 20_000, 20_000, 1000, 16, 5_000, 200),
+    "small": Size(50_000, 4_000, 3_000, 1000, 32, 2_000, 50),
+    "medium": Size(200_000, 10_000, 10_000, 1000, 64, 5_000, 100),
+    "full": Size(1_000_000, 20_000, 20_000, 1000, 64, 5_000, 200),
 }
 REPORT_PIPELINE = "fr-sale"
 TIMELINE_EVENTS = 50
@@ -136,7 +136,7 @@ def run_database(
             ours = load.closed_loop(base, online)
             _check(ours, say)
             offered = _requests(seed + 2, size.open_loop)
-            steady = load.open_loop(base, offered, size.rate)
+            steady = load.open_loop(base, offered, size.rate, "/v1/projections")
             _check(steady, say)
 
     with scratch(database, postgres_dsn, "stock") as url:
@@ -189,6 +189,14 @@ def run_database(
         higher_is_better=False,
         count=steady.done,
         extra={"achieved_rate": steady.rate},
+    )
+    add(
+        f"projection lag at {size.rate:,.0f}/s offered (worst)",
+        steady.projection_lag,
+        "s",
+        target="<= 1",
+        higher_is_better=False,
+        count=len(steady.progress),
     )
     return figures
 
