@@ -12,12 +12,11 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.utils import get_topic
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Composable
 
-from domain.deal import DEAL_EVENTS, Deal, entry_from_event
 from domain.engine import Entry, expiry_due, replay
+from projections.decode import DEAL_TOPICS as DEAL_TOPICS  # re-exported
+from projections.decode import OPENED_TOPIC, Decoder
 from projections.store import Row, chunks
 
 if TYPE_CHECKING:
@@ -26,8 +25,7 @@ if TYPE_CHECKING:
     from domain.application import PhaseTracker
     from projections.store import Store
 
-OPENED_TOPIC = get_topic(Deal.Opened)
-DEAL_TOPICS = frozenset({OPENED_TOPIC, *(get_topic(cls) for cls in DEAL_EVENTS)})
+IdRange = tuple[uuid.UUID | None, uuid.UUID | None]  # [low, high) of deal ids
 
 
 @dataclass(slots=True)
@@ -57,6 +55,7 @@ class Folder:
     def __init__(self, tracker: PhaseTracker, store: Store) -> None:
         self.tracker = tracker
         self.store = store
+        self.decoder = Decoder(tracker.mapper)
         self._select = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {} "
         ).format(store.events)
@@ -67,8 +66,7 @@ class Folder:
         """The given deals folded over their events up to position `upto`."""
         folded: list[Folded] = []
         for chunk in chunks(sorted(deal_ids)):
-            # The recorder keeps SQLite ids as hex text.
-            values = chunk if self.store.postgres else [i.hex for i in chunk]
+            values = [self._stored_id(i) for i in chunk]
             condition, params = self.store.any_of(SQL("originator_id"), values)
             query = self._select + SQL(
                 "WHERE {} AND {} <= %s ORDER BY originator_id, originator_version"
@@ -79,14 +77,17 @@ class Folder:
             folded.extend(self.fold(h) for h in self.histories(rows))
         return folded
 
-    def scan(self, upto: int, page_size: int) -> Iterator[tuple[int, list[Folded]]]:
+    def scan(
+        self, upto: int, page_size: int, ids: IdRange = (None, None)
+    ) -> Iterator[tuple[int, list[Folded]]]:
         """Every deal folded over its events up to `upto`, page by page in deal order.
 
         Each page is one short query (keyset on the primary key), so no transaction
-        stays open while Python folds; yields (events read, folded deals).
+        stays open while Python folds; yields (events read, folded deals). `ids`
+        limits the scan to deal ids in [low, high), None meaning unbounded.
         """
         carry: list[Row] = []
-        for rows in self._pages(upto, page_size):
+        for rows in self._pages(upto, page_size, ids):
             rows = carry + rows
             cut = len(rows)
             while cut and rows[cut - 1][0] == rows[-1][0]:
@@ -99,11 +100,17 @@ class Folder:
         if carry:
             yield len(carry), [self.fold(h) for h in self.histories(carry)]
 
-    def _pages(self, upto: int, page_size: int) -> Iterator[list[Row]]:
+    def _pages(self, upto: int, page_size: int, ids: IdRange) -> Iterator[list[Row]]:
         after: tuple[Any, int] | None = None
+        bounds: Composable = SQL("")
+        bound_params: list[Any] = []
+        for value, operator in zip(ids, (">=", "<"), strict=True):
+            if value is not None:
+                bounds += SQL(" AND originator_id {} %s").format(SQL(operator))
+                bound_params.append(self._stored_id(value))
         while True:
-            where = SQL("WHERE {} <= %s").format(self.store.notification_id)
-            params: list[Any] = [upto]
+            where = SQL("WHERE {} <= %s").format(self.store.notification_id) + bounds
+            params: list[Any] = [upto, *bound_params]
             if after is not None:
                 where += SQL(" AND (originator_id, originator_version) > (%s, %s)")
                 params.extend(after)
@@ -125,33 +132,33 @@ class Folder:
     def histories(self, rows: Iterable[Row]) -> Iterator[DealHistory]:
         """Deal histories from stored event rows ordered by deal and version."""
         current: DealHistory | None = None
+        decoder = self.decoder
         for originator_id, version, topic, state in rows:
             if topic not in DEAL_TOPICS:
                 continue  # pipeline versions live in the same log
-            event: Any = self.tracker.mapper.to_domain_event(
-                StoredEvent(
-                    originator_id=self._uuid(originator_id),
-                    originator_version=version,
-                    topic=topic,
-                    state=bytes(state),
-                )
-            )
+            deal_id = self._uuid(originator_id)
             if topic == OPENED_TOPIC:
                 if current is not None:
                     yield current
+                opening = decoder.opening(deal_id, version, topic, bytes(state))
                 current = DealHistory(
-                    deal_id=event.originator_id,
-                    pipeline=event.pipeline,
-                    version=event.pipeline_version,
-                    contact_id=event.contact_id,
-                    object_id=event.object_id,
+                    deal_id=deal_id,
+                    pipeline=opening.pipeline,
+                    version=opening.version,
+                    contact_id=opening.contact_id,
+                    object_id=opening.object_id,
                     entries=[],
                 )
             else:
-                assert current is not None and current.deal_id == event.originator_id
-                current.entries.append(entry_from_event(event))
+                assert current is not None and current.deal_id == deal_id
+                entry = decoder.entry(deal_id, version, topic, bytes(state))
+                current.entries.append(entry)
         if current is not None:
             yield current
+
+    def _stored_id(self, value: uuid.UUID) -> Any:
+        # The recorder keeps SQLite ids as hex text.
+        return value if self.store.postgres else value.hex
 
     def _uuid(self, value: Any) -> uuid.UUID:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(value)

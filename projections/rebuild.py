@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Identifier
 
+from projections import build
 from projections.models import Difference
 from projections.schema import (
     DEAL_COLUMNS,
@@ -44,22 +45,24 @@ def rebuild(
         head = projector.tracker.recorder.max_notification_id() or 0
         total = _count_events(store, head)
         done = 0
-        for events, folded in projector.folder.scan(head, projector.page_size):
+
+        def loaded(events: int) -> None:
+            nonlocal done
             done += events
-            projector.writer.write(
-                generation,
-                state="building",
-                expected=0,
-                position=0,
-                folded=folded,
-                replace=False,
-                progress=done / total if total else 1.0,
-            )
+            with store.write() as tx:
+                schema.advance(tx, generation, 0, done / total if total else 1.0)
             if progress is not None:
                 progress(done, total)
+
+        build.load(
+            projector, generation, head, build.workers_for(projector, total), loaded
+        )
         with store.write() as tx:
-            schema.create_indexes(tx, generation)
+            schema.create_indexes(tx, generation, analyze=False)
             schema.advance(tx, generation, head, 1.0)
+        store.vacuum(
+            [schema.table(n, generation) for n in (DEAL_PHASES, PHASE_INTERVALS)]
+        )
         _swap(projector, generation)
 
 

@@ -14,7 +14,8 @@ import time
 from typing import TYPE_CHECKING
 
 from projections import rebuild as rebuilding
-from projections.fold import DEAL_TOPICS, Folder
+from projections.decode import DEAL_TOPICS
+from projections.fold import Folder
 from projections.models import ProjectionStatus
 from projections.reports import Reports
 from projections.schema import PROJECTION, Schema
@@ -45,9 +46,12 @@ class Projector:
         page_size: int = 2000,
         poll_interval: float = 1.0,
         sweep_interval: float | None = None,
+        rebuild_workers: int | None = None,
     ) -> None:
         self.tracker = tracker
         self.page_size = page_size
+        # Processes folding a rebuild; None: two on a big PostgreSQL log, else one.
+        self.rebuild_workers = rebuild_workers
         self.poll_interval = poll_interval
         self.sweep_interval = sweep_interval
         self.name = PROJECTION

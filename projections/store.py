@@ -113,6 +113,10 @@ class Store(ABC):
 
     for_update: Composable = SQL("")
 
+    def vacuum(self, tables: Sequence[Composable]) -> None:
+        """Refresh planner statistics and the visibility map after a bulk load."""
+        return None  # SQLite plans without them
+
     def bind_row(self, row: Sequence[Any]) -> Row:
         return tuple(self.bind(value) for value in row)
 
@@ -162,6 +166,13 @@ class PostgresStore(Store):
 
     def bind(self, value: Any) -> Any:
         return value
+
+    def vacuum(self, tables: Sequence[Composable]) -> None:
+        # VACUUM sets the visibility map, which index-only scans need; it cannot
+        # run inside a transaction, and the pool's connections are autocommit.
+        with self.datastore.get_connection() as conn:
+            for table in tables:
+                conn.execute(SQL("VACUUM (ANALYZE) {}").format(table))
 
     def bind_row(self, row: Sequence[Any]) -> Row:
         return tuple(row)  # psycopg adapts UUIDs and datetimes itself

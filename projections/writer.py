@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from projections.fold import Folded
     from projections.schema import Schema
-    from projections.store import Store, Tx
+    from projections.store import Row, Store, Tx
 
 
 class PageWriter:
@@ -46,23 +46,42 @@ class PageWriter:
         progress: float | None = None,
     ) -> bool:
         """Write `folded` into `generation` if it is still at `expected`."""
-        bind = self.store.bind_row
-        deals = [bind(f.deal) for f in folded]
-        intervals = [bind(row) for f in folded for row in f.intervals]
+        rows = self._rows(folded)
         with self.store.write() as tx:
             if self.schema.lock(tx, generation) != (state, expected):
                 return False
             if replace:
                 self._delete(tx, generation, [f.deal_id for f in folded])
-            tx.insert(self.schema.table(DEAL_PHASES, generation), DEAL_COLUMNS, deals)
-            tx.insert(
-                self.schema.table(PHASE_INTERVALS, generation),
-                INTERVAL_COLUMNS,
-                intervals,
-            )
+            self._insert(tx, generation, rows)
             self.on_rows_written()
             self.schema.advance(tx, generation, position, progress)
         return True
+
+    def load(self, generation: int, folded: Sequence[Folded]) -> None:
+        """Bulk-load rows of deals not yet in a building generation; no position.
+
+        The rebuild alone writes there (under its lock) and moves the position
+        when the whole scan is in, so concurrent loaders need no tracking row.
+        """
+        rows = self._rows(folded)
+        with self.store.write() as tx:
+            self._insert(tx, generation, rows)
+
+    def _rows(self, folded: Sequence[Folded]) -> tuple[list[Row], list[Row]]:
+        """Deal rows and interval rows, bound before any transaction opens."""
+        bind = self.store.bind_row
+        deals = [bind(f.deal) for f in folded]
+        intervals = [bind(row) for f in folded for row in f.intervals]
+        return deals, intervals
+
+    def _insert(
+        self, tx: Tx, generation: int, rows: tuple[list[Row], list[Row]]
+    ) -> None:
+        deals, intervals = rows
+        tx.insert(self.schema.table(DEAL_PHASES, generation), DEAL_COLUMNS, deals)
+        tx.insert(
+            self.schema.table(PHASE_INTERVALS, generation), INTERVAL_COLUMNS, intervals
+        )
 
     def on_rows_written(self) -> None:
         """Runs in the transaction before the position moves: a seam for tests."""

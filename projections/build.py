@@ -1,0 +1,106 @@
+"""The bulk load of a building generation, folded in parallel worker processes.
+
+Deals never span two ranges of deal ids, so the log up to the rebuild's head splits
+into disjoint ranges that fold independently: each worker process scans its range
+(keyset pages on the primary key), folds the deals with the engine and COPYs their
+rows in a transaction per page. Python's fold gets one core per worker; the database
+reads and writes for each of them meanwhile. The parent only hands out ranges and
+reports progress; the position moves once every range is in (`rebuild.rebuild`).
+
+With one worker (SQLite, or a small log) the same loop runs in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import TYPE_CHECKING
+
+from domain.application import PhaseTracker
+from projections.fold import Folder
+from projections.schema import Schema
+from projections.store import store_for
+from projections.writer import PageWriter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from projections.fold import IdRange
+    from projections.runner import Projector
+
+PARALLEL_FROM = 200_000  # events: below this, starting processes costs more
+RANGES_PER_WORKER = 4  # more, smaller ranges even out the workers' loads
+
+_loader: tuple[Folder, PageWriter] | None = None  # one per worker process
+
+
+def workers_for(projector: Projector, events: int) -> int:
+    if projector.rebuild_workers is not None:
+        return projector.rebuild_workers
+    parallel = projector.store.postgres and events >= PARALLEL_FROM
+    return min(2, multiprocessing.cpu_count()) if parallel else 1
+
+
+def id_ranges(count: int) -> list[IdRange]:
+    """`count` ranges of deal ids covering them all; ids are uniform (uuid5)."""
+    bounds = [uuid.UUID(int=(n << 128) // count) for n in range(1, count)]
+    return list(zip([None, *bounds], [*bounds, None], strict=True))
+
+
+def load(
+    projector: Projector,
+    generation: int,
+    head: int,
+    workers: int,
+    progress: Callable[[int], None],
+) -> None:
+    """Fold every deal up to `head` into `generation`; `progress(events)` per step."""
+    if workers <= 1:
+        folder, writer = projector.folder, projector.writer
+        _load_range(folder, writer, generation, head, projector.page_size, progress)
+        return
+    context = multiprocessing.get_context("spawn")  # no inherited pools or threads
+    env = dict(projector.tracker.env)
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start, initargs=(env, projector.name)
+    ) as pool:
+        pending = [
+            pool.submit(_load_in_worker, generation, head, projector.page_size, ids)
+            for ids in id_ranges(workers * RANGES_PER_WORKER)
+        ]
+        for done in as_completed(pending):
+            progress(done.result())
+
+
+def _load_range(
+    folder: Folder,
+    writer: PageWriter,
+    generation: int,
+    head: int,
+    page_size: int,
+    progress: Callable[[int], None],
+    ids: IdRange = (None, None),
+) -> None:
+    for events, folded in folder.scan(head, page_size, ids):
+        writer.load(generation, folded)
+        progress(events)
+
+
+def _start(env: dict[str, str], name: str) -> None:
+    global _loader
+    tracker = PhaseTracker(env)
+    store = store_for(tracker)
+    _loader = (Folder(tracker, store), PageWriter(store, Schema(store, name)))
+
+
+def _load_in_worker(generation: int, head: int, page_size: int, ids: IdRange) -> int:
+    assert _loader is not None, "the pool initializer builds the loader"
+    done = [0]
+
+    def count(events: int) -> None:
+        done[0] += events
+
+    folder, writer = _loader
+    _load_range(folder, writer, generation, head, page_size, count, ids)
+    return done[0]
