@@ -1,8 +1,7 @@
 """Queries over the read models: deal lists, funnel, time-in-stage, stale, lost reasons.
 
-Aggregates are computed by the database (GROUP BY; `percentile_cont` on PostgreSQL).
-SQLite has no percentiles, so there the durations of one report come back sorted
-and the medians are taken in Python.
+Aggregates are computed by the database (GROUP BY); time-in-stage statistics come
+from `projections.stages`.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from projections.models import (
     TimeInStage,
 )
 from projections.schema import DEAL_COLUMNS, DEAL_PHASES, PHASE_INTERVALS, Schema
+from projections.stages import StageStats
 from projections.store import store_for, where
 
 if TYPE_CHECKING:
@@ -40,8 +40,6 @@ FUNNEL_RULE = (
     "conversion_to_next is passed(next phase) / passed(this phase); period and owner "
     "filters apply to the deal's opened_at and current owner."
 )
-# count, mean, median, p90, current, median entered_at (epoch) of current deals
-_Stats = tuple[int, float | None, float | None, float | None, int, float | None]
 # A DealRow's columns: the deal row less what only the projection itself needs.
 _ROW_COLUMNS = tuple(
     c
@@ -58,6 +56,7 @@ class Reports:
         Schema(self.store).ensure()
         self.deal_phases = self.store.table(DEAL_PHASES)
         self.phase_intervals = self.store.table(PHASE_INTERVALS)
+        self.stages = StageStats(self.store, self.phase_intervals)
         self._select_rows = SQL("SELECT {} FROM {}").format(
             SQL(", ").join(map(Identifier, _ROW_COLUMNS)), self.deal_phases
         )
@@ -273,7 +272,9 @@ class Reports:
         condition, params = self._deal_filters(
             pipeline, since, until, owner, time_column="entered_at"
         )
-        stats = self._interval_stats(condition, params)
+        stats = self.stages.stats(
+            condition, params, whole_pipeline=(since, until, owner) == (None,) * 3
+        )
         phases = []
         known = [p.key for p in pipeline.phases]
         for key in known + sorted(set(stats) - set(known)):
@@ -283,58 +284,6 @@ class Reports:
             age = None if median_entered is None else now.timestamp() - median_entered
             phases.append(StagePhase(key, count, mean, median, p90, current, age))
         return TimeInStage(pipeline.id, phases)
-
-    def _interval_stats(
-        self, condition: Composable, params: list[Any]
-    ) -> dict[str, _Stats]:
-        """phase -> (count, mean, median, p90, current, median entered_at epoch)."""
-        if self.store.postgres:
-            query = SQL(
-                "SELECT phase, count(duration_seconds), avg(duration_seconds), "
-                "percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds), "
-                "percentile_cont(0.9) WITHIN GROUP (ORDER BY duration_seconds), "
-                "count(*) FILTER (WHERE exited_at IS NULL), "
-                "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM "
-                "entered_at)) FILTER (WHERE exited_at IS NULL) "
-                "FROM {}{} GROUP BY phase"
-            ).format(self.phase_intervals, condition)
-            return {
-                r[0]: (
-                    int(r[1]),
-                    _float(r[2]),
-                    _float(r[3]),
-                    _float(r[4]),
-                    int(r[5]),
-                    _float(r[6]),
-                )
-                for r in self._query(query, params)
-            }
-        query = SQL(
-            "SELECT phase, duration_seconds, entered_at FROM {}{} "
-            "ORDER BY phase, duration_seconds"
-        ).format(self.phase_intervals, condition)
-        durations: dict[str, list[float]] = {}
-        entered: dict[str, list[float]] = {}
-        for phase, duration, entered_at in self._query(query, params):
-            durations.setdefault(phase, [])
-            entered.setdefault(phase, [])
-            if duration is None:
-                moment = self.store.load_time(entered_at)
-                assert moment is not None
-                entered[phase].append(moment.timestamp())
-            else:
-                durations[phase].append(duration)
-        return {
-            phase: (
-                len(values),
-                sum(values) / len(values) if values else None,
-                percentile(values, 0.5),
-                percentile(values, 0.9),
-                len(entered[phase]),
-                percentile(sorted(entered[phase]), 0.5),
-            )
-            for phase, values in durations.items()
-        }
 
     def lost_reasons(
         self,
@@ -356,17 +305,3 @@ class Reports:
             key=lambda r: (-r.count, r.reason or ""),
         )
         return LostReasons(pipeline.id, reasons, sum(r.count for r in reasons))
-
-
-def percentile(ordered: list[float], fraction: float) -> float | None:
-    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont."""
-    if not ordered:
-        return None
-    position = (len(ordered) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)

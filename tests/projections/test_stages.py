@@ -1,0 +1,39 @@
+"""Time-in-stage by rank lookups equals percentile_cont, value for value."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.projections.conftest import log
+
+if TYPE_CHECKING:
+    from domain.application import PhaseTracker
+    from projections.runner import Projector
+
+
+def test_rank_lookups_give_exactly_what_percentile_cont_gives(
+    tracker: PhaseTracker, projector: Projector
+) -> None:
+    if not projector.store.postgres:
+        pytest.skip("the rank path is PostgreSQL's; SQLite ranks in Python")
+    # Step: durations with ties, odd and even counts, fractions of a second.
+    for n in range(23):
+        contact = f"c{n}"
+        log(tracker, contact, "contact_captured", n * 0.37)
+        if n % 4:
+            log(tracker, contact, "budget_confirmed", n * 0.37 + (n % 5) * 1.13)
+        if n % 3 == 0:
+            log(tracker, contact, "viewing", n * 0.37 + 9.000001 * (n % 2 + 1))
+    projector.catch_up()
+    stages = projector.reports.stages
+    condition, params = projector.reports._deal_filters(
+        tracker.pipeline("nl-tesoro"), None, None, None, time_column="entered_at"
+    )
+
+    by_rank = stages.stats(condition, params, whole_pipeline=True)
+    by_sort = stages.stats(condition, params, whole_pipeline=False)
+
+    assert by_rank == by_sort
+    assert {phase for phase, s in by_rank.items() if s[0] and s[4]} >= {"lead"}
