@@ -61,7 +61,8 @@ def load(
         _load_range(folder, writer, generation, head, projector.page_size, progress)
         return
     context = multiprocessing.get_context("spawn")  # no inherited pools or threads
-    env = dict(projector.tracker.env)
+    # The tables exist; workers creating them at once would race on the catalog.
+    env = {**projector.tracker.env, "CREATE_TABLE": "n"}
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_start, initargs=(env, projector.name)
     ) as pool:
