@@ -242,19 +242,19 @@ class Deal(Aggregate):
         )
 
 
-_KINDS: dict[type[Any], EntryKind] = {
+EVENT_KINDS: dict[type[Any], EntryKind] = {
     Deal.ActionLogged: "action",
     Deal.ManuallyMoved: "move",
     Deal.ActionVoided: "void",
     Deal.Expired: "expiry",
 }
-DEAL_EVENTS = tuple(_KINDS)
+DEAL_EVENTS = tuple(EVENT_KINDS)
 
 
 def entry_from_event(source: Any) -> Entry:
     """The engine's view of a stored Deal event, with its recording time."""
     return Entry(
-        kind=_KINDS[type(source)],
+        kind=EVENT_KINDS[type(source)],
         entry_id=source.action_id,
         occurred_at=source.occurred_at,
         seq=source.originator_version,

@@ -24,8 +24,12 @@ from typing import TYPE_CHECKING, Any, cast
 from eventsourcing.persistence import JSONTranscoder, StoredEvent
 from eventsourcing.utils import get_topic
 
-from domain.deal import _KINDS as EVENT_KINDS  # the one class -> kind table
-from domain.deal import DEAL_EVENTS, Deal, entry_from_event
+from domain.deal import (
+    DEAL_EVENTS,
+    EVENT_KINDS,  # the one class -> kind table
+    Deal,
+    entry_from_event,
+)
 from domain.engine import Entry
 
 if TYPE_CHECKING:
