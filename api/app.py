@@ -66,7 +66,6 @@ def create_app(settings: Settings) -> FastAPI:
             )
             app.state.rebuild = None
             projector.start()
-            app.state.projector_running = True
             try:
                 yield
             finally:
@@ -90,7 +89,6 @@ def create_app(settings: Settings) -> FastAPI:
 
 def stop_projector(app: FastAPI) -> None:
     """Stop the runner (readiness turns false) after any rebuild in progress."""
-    app.state.projector_running = False
     if app.state.rebuild is not None:
         app.state.rebuild.join()
     app.state.projector.stop()

@@ -123,6 +123,12 @@ class Projector:
         )
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """The background thread is alive and not asked to stop."""
+        alive = self._thread is not None and self._thread.is_alive()
+        return alive and not self._stopping.is_set()
+
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()

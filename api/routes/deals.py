@@ -98,12 +98,18 @@ def list_deals(
     return body
 
 
+def _cell(value: object) -> object:
+    return str(value).lower() if isinstance(value, bool) else value
+
+
 def deals_csv(page: DealsPage) -> Response:
     """One row per deal; the next page's cursor travels in `X-Next-Cursor`."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(DealOut.model_fields))
     writer.writeheader()
     for deal in page.data:
-        writer.writerow(deal.model_dump(mode="json"))
+        row = deal.model_dump(mode="json")
+        # Spreadsheets and mail tools expect JSON's spelling, not Python's True.
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else None
     return Response(out.getvalue(), media_type="text/csv", headers=headers)

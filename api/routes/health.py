@@ -30,7 +30,7 @@ def readyz(request: Request, tracker: Tracker) -> ReadyOut | JSONResponse:
         database = True
     except Exception:  # any failure to reach the database means not ready
         database = False
-    running = bool(request.app.state.projector_running)
+    running = bool(request.app.state.projector.running)
     body = ReadyOut(
         status="ready" if database and running else "not ready",
         database=database,

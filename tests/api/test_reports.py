@@ -130,6 +130,7 @@ def test_deals_filter_by_phase_pages_and_gives_csv(client: TestClient) -> None:
     assert as_csv.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert [(r["contact_id"], r["phase"]) for r in rows] == [("cid", "lead")]
+    assert rows[0]["stale"] in ("true", "false")
 
 
 def test_deal_list_rows_have_the_deal_fields(client: TestClient) -> None:
