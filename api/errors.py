@@ -10,7 +10,8 @@ from starlette.exceptions import HTTPException
 
 from api.schemas.actions import ActionOut
 from api.schemas.problem import FieldError, Problem
-from domain.application import ConcurrencyExhausted, DealRejected
+from domain.application import ConcurrencyExhausted
+from domain.batch import DealRejected
 from domain.errors import (
     ActionConflict,
     ActionNotFound,

@@ -7,7 +7,8 @@ import threading
 from typing import TYPE_CHECKING
 
 from api.settings import Settings, eventsourcing_env
-from domain.application import DealRejected, PhaseTracker
+from domain.application import PhaseTracker
+from domain.batch import DealRejected
 from domain.commands import LogAction, Result
 from domain.definitions import PRESETS_DIR, load_presets, parse_definition
 from domain.errors import ActionConflict, InvalidCommand

@@ -1,0 +1,255 @@
+"""The batch paths: many deals per transaction, for imports and group commit.
+
+A batch plans every command, looks up known action ids and loads every deal it
+touches with one query each, applies the commands in memory through the aggregate
+(so through the engine), and saves all that passed in one transaction. Saved deals
+stay in an LRU cache, brought up to date by one query at the next batch.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.persistence import IntegrityError
+
+from domain.commands import LogAction, Result
+from domain.deal import Deal
+from domain.engine import Decision, Entry
+from domain.errors import ActionConflict, PhaselogError
+
+if TYPE_CHECKING:
+    from domain.application import PhaseTracker
+
+DEAL_CACHE_SIZE = 20_000
+
+
+class DealRejected(PhaselogError):
+    """An action not stored because another action of the same deal was rejected."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A command checked for what needs no history, with the deal it belongs to."""
+
+    deal_id: uuid.UUID
+    entry: Entry
+    digest: str
+    open: Callable[[], Deal]
+
+
+@dataclass
+class _Staged:
+    """What an import batch will save in one transaction."""
+
+    deals: list[Deal] = field(default_factory=list)
+    keys: list[tuple[str, uuid.UUID, str]] = field(default_factory=list)
+    decisions: list[tuple[int, Deal, Decision]] = field(default_factory=list)
+    repeats: list[tuple[int, int]] = field(default_factory=list)  # (index, first)
+    tainted: bool = False  # a staged deal holds an event of a rejected group
+
+    def merge(self, other: _Staged) -> None:
+        self.deals += other.deals
+        self.keys += other.keys
+        self.decisions += other.decisions
+        self.repeats += other.repeats
+
+    def indexes(self) -> list[int]:
+        return [i for i, _, _ in self.decisions] + [i for i, _ in self.repeats]
+
+
+def _reject(
+    group: list[int],
+    failed: int,
+    error: PhaselogError,
+    answers: list[Result | PhaselogError | None],
+) -> None:
+    """Reject a deal's whole group: the failing action with its own error."""
+    for index in group:
+        answers[index] = (
+            error
+            if index == failed
+            else DealRejected(f"another action of this deal was rejected: {error}")
+        )
+
+
+class BatchWriter:
+    """`PhaseTracker.log_actions`, and the deal cache it keeps."""
+
+    def __init__(self, tracker: PhaseTracker) -> None:
+        self.tracker = tracker
+        self._cache: OrderedDict[uuid.UUID, Deal] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def log_actions(
+        self,
+        commands: Sequence[LogAction],
+        *,
+        deals_per_transaction: int,
+        isolate: bool,
+    ) -> list[Result | PhaselogError]:
+        answers: list[Result | PhaselogError | None] = [None] * len(commands)
+        groups: dict[tuple[str, str, str | None], list[int]] = {}
+        for index, command in enumerate(commands):
+            key = (command.pipeline, command.contact_id, command.object_id)
+            groups.setdefault(key, []).append(index)
+        batch: list[list[int]] = []
+        for group in groups.values():
+            batch.append(group)
+            if len(batch) >= deals_per_transaction:
+                self._batch(commands, batch, answers, isolate)
+                batch = []
+        if batch:
+            self._batch(commands, batch, answers, isolate)
+        assert all(answer is not None for answer in answers)
+        return [answer for answer in answers if answer is not None]
+
+    def _batch(
+        self,
+        commands: Sequence[LogAction],
+        groups: list[list[int]],
+        answers: list[Result | PhaselogError | None],
+        isolate: bool,
+    ) -> None:
+        plans: dict[int, Plan] = {}
+        for group in groups:
+            for index in group:
+                try:
+                    plans[index] = self.tracker.plan(commands[index])
+                except PhaselogError as error:
+                    answers[index] = error
+                    if not isolate:
+                        _reject(group, index, error, answers)
+                        break
+        known = self.tracker.keys.find_actions(
+            [p.entry.entry_id for p in plans.values()]
+        )
+        deals = self._get_deals({p.deal_id for p in plans.values()})
+        staged = _Staged()
+        for group in groups:
+            planned = [(i, plans[i]) for i in group if i in plans]
+            if planned and (isolate or len(planned) == len(group)):
+                # `deals` also holds deals opened by a chain earlier in this batch,
+                # so a chained deal's own actions land on the same aggregate.
+                deal = deals.get(planned[0][1].deal_id) or planned[0][1].open()
+                deals[deal.id] = deal
+                self._stage(deal, planned, known, staged, answers, isolate, deals)
+        if not staged.decisions:
+            return
+        try:
+            if staged.tainted:
+                raise IntegrityError("a staged deal carries a rejected chain event")
+            recordings = self.tracker.save(*staged.deals, action_keys=staged.keys)
+        except IntegrityError:
+            # Someone wrote one of these deals meanwhile: take them one by one.
+            for index in staged.indexes():
+                answers[index] = self._one_by_one(commands[index])
+            return
+        self._cache_deals(staged.deals)
+        positions = {
+            (r.domain_event.originator_id, r.domain_event.originator_version): (
+                r.notification.id
+            )
+            for r in recordings
+        }
+        for index, deal, decision in staged.decisions:
+            answers[index] = Result(
+                deal_id=deal.id,
+                action_id=decision.step.entry.entry_id,
+                phase=decision.after.phase,
+                previous_phase=decision.before.phase,
+                position=positions[(deal.id, decision.step.entry.seq)],
+            )
+        for index, first_index in staged.repeats:
+            original = answers[first_index]
+            assert isinstance(original, Result)
+            answers[index] = replace(original, replayed=True)
+
+    def _stage(
+        self,
+        deal: Deal,
+        group: list[tuple[int, Plan]],
+        known: Mapping[str, tuple[uuid.UUID, str]],
+        staged: _Staged,
+        answers: list[Result | PhaselogError | None],
+        isolate: bool,
+        live: dict[uuid.UUID, Deal],
+    ) -> None:
+        """Apply one deal's actions in memory; stage them (all, or each alone)."""
+        pipeline = self.tracker.pipeline(deal.pipeline, deal.pipeline_version)
+        mine = _Staged(deals=[deal])
+        replays: dict[int, Result] = {}
+        seen: dict[str, tuple[str, int]] = {}
+        prior: Decision | None = None  # this deal's last decision, to fold on from
+        for index, plan in group:
+            action_id = plan.entry.entry_id
+            recorded = False
+            try:
+                if action_id in known:
+                    stored = known[action_id]
+                    replays[index] = self.tracker.replayed(
+                        action_id, plan.digest, *stored
+                    )
+                elif action_id in seen:  # twice in this very batch
+                    if seen[action_id][0] != plan.digest:
+                        raise ActionConflict(action_id)
+                    mine.repeats.append((index, seen[action_id][1]))
+                else:
+                    decision = deal.record(pipeline, plan.entry, plan.digest, prior)
+                    prior = decision
+                    recorded = True
+                    seen[action_id] = (plan.digest, index)
+                    mine.keys.append((action_id, deal.id, plan.digest))
+                    mine.decisions.append((index, deal, decision))
+                    for other, entry in self.tracker.chain(deal, decision, live):
+                        mine.deals.append(other)
+                        mine.keys.append((entry.entry_id, other.id, entry.entry_id))
+            except PhaselogError as error:
+                if recorded or not isolate:  # a chain failed after the event
+                    _reject([i for i, _ in group], index, error, answers)
+                    for unsaved in mine.deals:  # they hold events never to be saved
+                        live.pop(unsaved.id, None)
+                        # A deal another group staged now carries a rejected event.
+                        staged.tainted |= any(unsaved is d for d in staged.deals)
+                    return
+                answers[index] = error  # decide() raised before any event
+        for index, result in replays.items():
+            answers[index] = result
+        if mine.decisions:
+            staged.merge(mine)
+
+    def _one_by_one(self, command: LogAction) -> Result | PhaselogError:
+        try:
+            return self.tracker.log_one(command)
+        except PhaselogError as error:
+            return error
+
+    def _get_deals(self, deal_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Deal]:
+        """Many deals in one query for the batch paths, from our cache when we can.
+
+        A batch takes its deals out of the cache and `_cache_deals` puts them back
+        only once they are saved, so a cached deal never carries unsaved events;
+        one query brings every deal up to date with what others have stored.
+        """
+        with self._cache_lock:
+            deals = {i: d for i in deal_ids if (d := self._cache.pop(i, None))}
+            wanted = {i: (deals[i].version if i in deals else 0) for i in deal_ids}
+        for deal_id, stored in self.tracker.keys.select_events_after(wanted).items():
+            aggregate: Any = deals.get(deal_id)
+            for event in stored:
+                aggregate = self.tracker.mapper.to_domain_event(event).mutate(aggregate)  # type: ignore[attr-defined]
+            if isinstance(aggregate, Deal):
+                deals[deal_id] = aggregate
+        return deals
+
+    def _cache_deals(self, deals: Iterable[Deal]) -> None:
+        with self._cache_lock:
+            for deal in deals:
+                self._cache[deal.id] = deal
+                self._cache.move_to_end(deal.id)
+            while len(self._cache) > DEAL_CACHE_SIZE:
+                self._cache.popitem(last=False)
