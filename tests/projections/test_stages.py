@@ -13,11 +13,12 @@ if TYPE_CHECKING:
     from projections.runner import Projector
 
 
+# The rank path is PostgreSQL's (SQLite ranks in Python): run on PostgreSQL only.
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_rank_lookups_give_exactly_what_percentile_cont_gives(
     tracker: PhaseTracker, projector: Projector
 ) -> None:
-    if not projector.store.postgres:
-        pytest.skip("the rank path is PostgreSQL's; SQLite ranks in Python")
+    assert projector.store.postgres
     # Step: durations with ties, odd and even counts, fractions of a second.
     for n in range(23):
         contact = f"c{n}"
