@@ -64,6 +64,9 @@ def serve(factory: str, database_url: str, *, timeout: float = 60) -> Iterator[s
         "--no-access-log",
         "--backlog",
         "4096",
+        # Load generators keep connections idle longer than the default 5 s.
+        "--timeout-keep-alive",
+        "600",
     ]
     process = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
