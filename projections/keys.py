@@ -48,6 +48,8 @@ class KeyStore:
         else:
             raise TypeError(f"no key table for {type(recorder).__name__}")
         self._postgres = isinstance(recorder, PostgresApplicationRecorder)
+        self._known: dict[str, Role] = {}
+        self._has_keys = False
         self.create_table()
 
     def create_table(self) -> None:
@@ -96,7 +98,17 @@ class KeyStore:
         return key
 
     def role_of(self, key: str) -> Role | None:
+        """The key's role, or None. Keys are never changed or removed, so a role
+        once found is remembered: auth costs no query on the hot path."""
         digest = hash_key(key)
+        if digest in self._known:
+            return self._known[digest]
+        role = self._lookup(digest)
+        if role is not None:
+            self._known[digest] = role
+        return role
+
+    def _lookup(self, digest: str) -> Role | None:
         if self._postgres:
             with self._pg.transaction(commit=False) as curs:
                 curs.execute(
@@ -131,7 +143,15 @@ class KeyStore:
             return [(r[0], r[1], r[2], r[3]) for r in c.fetchall()]
 
     def empty(self) -> bool:
-        """True while no key exists at all (the server then runs open, on loopback)."""
+        """True while no key exists at all (the server then runs open, on loopback).
+
+        Keys are never removed, so once a key exists that is remembered."""
+        if self._known or self._has_keys:
+            return False
+        self._has_keys = not self._count_empty()
+        return not self._has_keys
+
+    def _count_empty(self) -> bool:
         if self._postgres:
             with self._pg.transaction(commit=False) as curs:
                 curs.execute(SQL("SELECT 1 FROM {0} LIMIT 1").format(self._table))
