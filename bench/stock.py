@@ -1,7 +1,8 @@
 """The comparison: the same work done the stock eventsourcing way.
 
 `StockTracker` is the library's "get, change, save" (one aggregate per deal, one
-save per action, retry on a lost race) with the same engine validation as ours.
+save per action, retry on a lost race) on our own Deal aggregate, so the engine work
+is the same and only the persistence path differs.
 `StockPhases` is a stock `Projection` run by the stock `ProjectionRunner`, which
 commits the view row and the tracking record once per event.
 """
@@ -13,10 +14,9 @@ import os
 import random
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
@@ -28,77 +28,13 @@ from api.schemas.actions import ActionIn  # noqa: TC001 - FastAPI reads it at ru
 from api.settings import Settings, eventsourcing_env
 from domain.deal import DEAL_EVENTS, Deal, deal_id_for, entry_from_event
 from domain.definitions import load_presets
-from domain.engine import Entry, decide, replay
-from domain.pipeline import Pipeline  # noqa: TC001 - eventsourcing reads annotations
+from domain.engine import Entry, replay
+
+if TYPE_CHECKING:
+    from domain.pipeline import Pipeline
 
 MAX_ATTEMPTS = 12
 DEAL_TOPICS = (get_topic(Deal.Opened), *(get_topic(e) for e in DEAL_EVENTS))
-
-
-class StockDeal(Aggregate):
-    class Opened(Aggregate.Created):
-        pipeline: str
-        contact_id: str
-        object_id: str | None
-
-    class ActionLogged(Aggregate.Event):
-        action_id: str
-        type: str
-        occurred_at: dt.datetime
-        outcome: str | None
-        fields: dict[str, Any]
-        actor: str | None
-        note: str | None
-
-    @event(Opened)
-    def __init__(self, pipeline: str, contact_id: str, object_id: str | None) -> None:
-        self.pipeline = pipeline
-        self.contact_id = contact_id
-        self.object_id = object_id
-        self.entries: list[Entry] = []
-
-    @staticmethod
-    def create_id(pipeline: str, contact_id: str, object_id: str | None) -> uuid.UUID:
-        return deal_id_for(pipeline, contact_id, object_id)
-
-    def log(self, pipeline: Pipeline, entry: Entry) -> str | None:
-        decision = decide(pipeline, self.entries, entry)
-        assert entry.type is not None
-        self._logged(
-            action_id=entry.entry_id,
-            type=entry.type,
-            occurred_at=entry.occurred_at,
-            outcome=entry.outcome,
-            fields=dict(entry.fields),
-            actor=entry.actor,
-            note=entry.note,
-        )
-        return decision.after.phase
-
-    @event(ActionLogged)
-    def _logged(
-        self,
-        action_id: str,
-        type: str,
-        occurred_at: dt.datetime,
-        outcome: str | None,
-        fields: dict[str, Any],
-        actor: str | None,
-        note: str | None,
-    ) -> None:
-        self.entries.append(
-            Entry(
-                "action",
-                action_id,
-                occurred_at,
-                seq=self.version + 1,
-                type=type,
-                outcome=outcome,
-                fields=fields,
-                actor=actor,
-                note=note,
-            )
-        )
 
 
 class StockTracker(Application[uuid.UUID]):
@@ -126,10 +62,15 @@ class StockTracker(Application[uuid.UUID]):
         )
         for attempt in range(MAX_ATTEMPTS):
             try:
-                deal: StockDeal = self.repository.get(deal_id)
+                deal: Deal = self.repository.get(deal_id)
             except AggregateNotFoundError:
-                deal = StockDeal(body.pipeline, body.contact_id, body.object_id)
-            phase = deal.log(pipeline, entry)
+                deal = Deal(
+                    pipeline=body.pipeline,
+                    pipeline_version=pipeline.version,
+                    contact_id=body.contact_id,
+                    object_id=body.object_id,
+                )
+            phase = deal.record(pipeline, entry).after.phase
             try:
                 self.save(deal)
             except IntegrityError:
