@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -17,6 +16,7 @@ from projections.schema import (
     INTERVAL_COLUMNS,
     PHASE_INTERVALS,
 )
+from tests.helpers.clock import day
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -24,12 +24,6 @@ if TYPE_CHECKING:
     from domain.application import PhaseTracker
     from domain.commands import Result
     from projections.store import Row
-
-T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-
-
-def day(n: float) -> dt.datetime:
-    return T0 + dt.timedelta(days=n)
 
 
 def log(

@@ -12,11 +12,10 @@ from domain.batch import DealRejected
 from domain.commands import LogAction, Result
 from domain.definitions import PRESETS_DIR, load_presets, parse_definition
 from domain.errors import ActionConflict, InvalidCommand
+from tests.helpers.clock import T0
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def test_concurrent_writers_on_one_deal_lose_no_action(

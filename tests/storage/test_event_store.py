@@ -17,15 +17,10 @@ from domain.errors import (
     InvalidCommand,
     UnknownPipeline,
 )
+from tests.helpers.clock import day
 
 if TYPE_CHECKING:
     from domain.application import PhaseTracker
-
-T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-
-
-def day(n: float) -> dt.datetime:
-    return T0 + dt.timedelta(days=n)
 
 
 def tesoro(type: str, at: float, **kw: object) -> LogAction:

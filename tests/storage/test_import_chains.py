@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from domain.commands import LogAction, Result
 from domain.deal import deal_id_for
+from tests.helpers.clock import T0
 
 if TYPE_CHECKING:
     from domain.application import PhaseTracker
-
-T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def lead(type: str, day: int, pipeline: str = "es-leads") -> LogAction:

@@ -1,0 +1,11 @@
+"""The fixed business-time origin the storage and projection tests count days from."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def day(n: float) -> dt.datetime:
+    return T0 + dt.timedelta(days=n)
