@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from projections.keys import KeyStore, Role
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("phaselog.auth")
 
@@ -61,27 +62,30 @@ def warn_open() -> None:
     )
 
 
-def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request) -> Principal:
+    """Who is calling. Runs on the event loop: a key found before costs no query;
+    only a first sight of a key (or open mode) asks the database, off the loop."""
     keys: KeyStore = request.app.state.keys
     header = request.headers.get("authorization")
     if header is None:
-        if keys.empty():
+        if not keys.known_not_empty and await run_in_threadpool(keys.empty):
             return Principal("admin", open_mode=True)
         raise _unauthorized("missing Authorization: Bearer <key>")
     scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
         raise _unauthorized("expected Authorization: Bearer <key>")
-    role = keys.role_of(key.strip())
+    role = keys.remembered(key) or await run_in_threadpool(keys.role_of, key)
     if role is None:
         raise _unauthorized("unknown API key")
     return Principal(role)
 
 
-def allow(*roles: Role) -> Callable[[Request], Principal]:
+def allow(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency admitting callers whose role is one of `roles`."""
 
-    def check(request: Request) -> Principal:
-        principal = authenticate(request)
+    async def check(request: Request) -> Principal:
+        principal = await authenticate(request)
         if principal.role not in roles:
             needs = " or ".join(roles)
             raise HTTPException(

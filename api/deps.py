@@ -1,4 +1,8 @@
-"""What routes depend on, as `Annotated` aliases: service, runner, caller."""
+"""What routes depend on, as `Annotated` aliases: service, runner, caller.
+
+The accessors are `async def` on purpose: FastAPI runs a plain `def` dependency in
+its thread pool, a thread hop per dependency per request for a dictionary lookup.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,12 @@ from projections.reports import Reports
 from projections.runner import Projector
 
 
-def get_tracker(request: Request) -> PhaseTracker:
+async def get_tracker(request: Request) -> PhaseTracker:
     tracker: PhaseTracker = request.app.state.tracker
     return tracker
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -33,12 +37,12 @@ Auditor = Annotated[Principal, Depends(allow(*AUDIT))]
 Admin = Annotated[Principal, Depends(allow(*ADMIN))]
 
 
-def get_projector(request: Request) -> Projector:
+async def get_projector(request: Request) -> Projector:
     projector: Projector = request.app.state.projector
     return projector
 
 
-def get_reports(request: Request) -> Reports:
+async def get_reports(request: Request) -> Reports:
     reports: Reports = request.app.state.reports
     return reports
 

@@ -159,7 +159,7 @@ def sequential(base: str, request: Request, times: int) -> Outcome:
     """One client, one request repeated: the latency of a single reader."""
     outcome = Outcome()
     method, path, body = request
-    with httpx.Client(base_url=base, timeout=60) as http:
+    with httpx.Client(base_url=base, timeout=60, headers=wire.AUTH) as http:
         http.request(method, path, json=body)  # warm up
         started = time.perf_counter()
         for _ in range(times):

@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bench import load
+from bench import load, wire
 from bench.db import scratch
 from bench.generator import history
 from bench.imports import import_history, raw_copy, sample_rows
@@ -276,7 +276,7 @@ def _timeline_deal(base: str) -> str:
     ]
     import httpx
 
-    with httpx.Client(base_url=base, timeout=60) as http:
+    with httpx.Client(base_url=base, timeout=60, headers=wire.AUTH) as http:
         deal_id = ""
         for method, path, body in requests:
             response = http.request(method, path, json=body)

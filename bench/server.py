@@ -26,10 +26,12 @@ def phaselog_app() -> FastAPI:
     """`uvicorn --factory bench.server:phaselog_app`: the API (group commit on)."""
     from api.app import create_app
     from api.settings import Settings
+    from bench.wire import BENCH_KEY
 
     settings = Settings(
         database_url=os.environ["BENCH_DATABASE_URL"],
         pool_size=int(os.environ.get("BENCH_POOL_SIZE", "8")),
+        admin_key=BENCH_KEY,
     )
     return create_app(settings)
 

@@ -14,9 +14,17 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+# The bench server is keyed (`bench.server`), as a deployment is: requests carry
+# an admin key, so auth is measured as it runs in production, not in open mode.
+BENCH_KEY = "plk_bench-only-key-not-secret"
+AUTH = {"Authorization": f"Bearer {BENCH_KEY}"}
+
 
 def encode(host: str, method: str, path: str, body: Any) -> bytes:
-    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {BENCH_KEY}\r\n"
+    )
     if body is None:
         return (head + "\r\n").encode()
     data = json.dumps(body).encode()

@@ -38,9 +38,14 @@ class GroupCommit:
 
     def submit(self, command: LogAction) -> Result:
         """Log `command` in the next group; block until it is stored (or rejected)."""
+        return self.enqueue(command).result()
+
+    def enqueue(self, command: LogAction) -> Future[Result]:
+        """Queue `command` for the next group; the future resolves once it is
+        stored (or rejected). An event loop awaits it without a thread per caller."""
         future: Future[Result] = Future()
         self._queue.put((command, future))
-        return future.result()
+        return future
 
     def close(self) -> None:
         self._queue.put(None)

@@ -97,6 +97,15 @@ class KeyStore:
         self.add(key, role, label)
         return key
 
+    def remembered(self, key: str) -> Role | None:
+        """The key's role if it was found before: no query, safe on an event loop."""
+        return self._known.get(hash_key(key))
+
+    @property
+    def known_not_empty(self) -> bool:
+        """True once a key is known to exist (keys are never removed)."""
+        return bool(self._known) or self._has_keys
+
     def role_of(self, key: str) -> Role | None:
         """The key's role, or None. Keys are never changed or removed, so a role
         once found is remembered: auth costs no query on the hot path."""
@@ -146,7 +155,7 @@ class KeyStore:
         """True while no key exists at all (the server then runs open, on loopback).
 
         Keys are never removed, so once a key exists that is remembered."""
-        if self._known or self._has_keys:
+        if self.known_not_empty:
             return False
         self._has_keys = not self._count_empty()
         return not self._has_keys

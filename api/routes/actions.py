@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from api.convert import answer, batch_out, log_action
 from api.deps import Tracker, Writer
@@ -14,7 +17,8 @@ from api.schemas.actions import (
     BatchOut,
     VoidIn,
 )
-from domain.commands import VoidAction
+from domain.application import PhaseTracker
+from domain.commands import LogAction, Result, VoidAction
 
 router = APIRouter(prefix="/v1/actions", tags=["actions"])
 
@@ -24,11 +28,19 @@ router = APIRouter(prefix="/v1/actions", tags=["actions"])
     status_code=status.HTTP_201_CREATED,
     responses=command_responses(409, 413, 422, 503),
 )
-def post_action(
+async def post_action(
     body: ActionIn, tracker: Tracker, _: Writer, response: Response
 ) -> ActionOut:
     """Log one action; the deal is found, or opened, by its natural keys."""
-    return answer(tracker.log_action(log_action(body)), response)
+    return answer(await logged(tracker, log_action(body)), response)
+
+
+async def logged(tracker: PhaseTracker, command: LogAction) -> Result:
+    """The hot path: the request waits on the event loop for its group commit, so
+    concurrent requests cost no thread each; without group commit, a worker thread."""
+    if tracker.group_commit is None:
+        return await run_in_threadpool(tracker.log_one, command)
+    return await asyncio.wrap_future(tracker.group_commit.enqueue(command))
 
 
 @router.post(":batch", responses=problem_responses(413, 422))
