@@ -87,6 +87,11 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app on PHASELOG_* settings: what each `phaselog serve` worker runs."""
+    return create_app(Settings())
+
+
 def stop_projector(app: FastAPI) -> None:
     """Stop the runner (readiness turns false) after any rebuild in progress."""
     if app.state.rebuild is not None:

@@ -33,17 +33,26 @@ app.add_typer(keys_app, name="keys")
 def serve(
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="server processes; each coalesces its own writes, one projects",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (refuses a non-loopback address while no key exists)."""
     import uvicorn
 
-    from api.app import create_app, open_keys
+    from api.app import open_keys
     from api.auth import check_bind
 
     settings = Settings()
     with opened() as tracker:
         check_bind(host, open_keys(tracker, settings))
-    uvicorn.run(create_app(settings), host=host, port=port)
+    uvicorn.run(
+        "api.app:app_from_env", factory=True, host=host, port=port, workers=workers
+    )
 
 
 @app.command()

@@ -51,6 +51,9 @@ SIZES = {
     "full": Size(1_000_000, 20_000, 20_000, 1000, 64, 5_000, 200),
 }
 REPORT_PIPELINE = "fr-sale"
+# Server processes, for ours and the stock alike: one per core, as deployed
+# (`phaselog serve --workers 2`).
+WORKERS = 2
 TIMELINE_EVENTS = 50
 
 
@@ -130,7 +133,7 @@ def run_database(
         )
 
         say(f"{database}: server up; reports, timeline, online logging")
-        with serve("bench.server:phaselog_app", url) as base:
+        with serve("bench.server:phaselog_app", url, workers=WORKERS) as base:
             figures += _reads(database, base, size, say)
             online = _online_requests(seed + 1, size.online, size.clients)
             ours = load.closed_loop(base, online)
@@ -141,7 +144,7 @@ def run_database(
 
     with scratch(database, postgres_dsn, "stock") as url:
         quarter = _online_requests(seed + 1, max(size.online // 4, 1), size.clients)
-        with serve("bench.stock:stock_app", url) as base:
+        with serve("bench.stock:stock_app", url, workers=WORKERS) as base:
             stock = load.closed_loop(base, quarter)
             _check(stock, say)
 

@@ -44,7 +44,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(factory: str, database_url: str, *, timeout: float = 60) -> Iterator[str]:
+def serve(
+    factory: str, database_url: str, *, workers: int = 1, timeout: float = 60
+) -> Iterator[str]:
     """Run `factory` under uvicorn on 127.0.0.1; yield its base URL; stop it."""
     port = free_port()
     env = {
@@ -69,6 +71,8 @@ def serve(factory: str, database_url: str, *, timeout: float = 60) -> Iterator[s
         # Load generators keep connections idle longer than the default 5 s.
         "--timeout-keep-alive",
         "600",
+        "--workers",
+        str(workers),
     ]
     process = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
