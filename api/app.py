@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from fastapi import FastAPI
 
 from api import errors
@@ -18,7 +20,7 @@ from projections.reports import Reports
 from projections.runner import Projector
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
     from domain.pipeline import Pipeline
 
@@ -51,19 +53,48 @@ def open_keys(tracker: PhaseTracker, settings: Settings) -> KeyStore:
     return keys
 
 
+@contextlib.contextmanager
+def startup_lock(settings: Settings) -> Iterator[None]:
+    """One process at a time creates tables and registers pipelines.
+
+    PostgreSQL's CREATE ... IF NOT EXISTS is not safe against a concurrent create
+    (two `serve` workers on a fresh database: one failed with a duplicate type).
+    A session advisory lock, held on a connection of its own, serialises startup.
+    """
+    env = eventsourcing_env(settings)
+    if "POSTGRES_SCHEMA" not in env:
+        yield  # SQLite: its database lock serialises the creates already
+        return
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+        autocommit=True,
+    ) as conn:
+        key = f"phaselog:startup:{env['POSTGRES_SCHEMA']}"
+        conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+        yield  # closing the connection releases the lock
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tracker = open_tracker(settings, group_commit=True)
-        try:
-            app.state.tracker = tracker
-            app.state.keys = open_keys(tracker, settings)
-            if app.state.keys.empty():
-                warn_open()
-            app.state.reports = Reports(tracker)
-            app.state.projector = projector = Projector(
+        with startup_lock(settings):
+            tracker = open_tracker(settings, group_commit=True)
+            keys = open_keys(tracker, settings)
+            projector = Projector(
                 tracker, sweep_interval=settings.sweep_interval_seconds or None
             )
+        try:
+            app.state.tracker = tracker
+            app.state.keys = keys
+            if keys.empty():
+                warn_open()
+            app.state.reports = Reports(tracker)
+            app.state.projector = projector
             app.state.rebuild = None
             projector.start()
             try:

@@ -18,10 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from api.app import open_tracker, startup_lock
+from projections.keys import KeyStore
+from projections.runner import Projector
 from tests.api.conftest import ADMIN_KEY, START, action, bearer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from api.settings import Settings
 
 PHASELOG = Path(sys.executable).parent / "phaselog"
 
@@ -104,3 +109,24 @@ def test_two_workers_store_each_action_once_and_read_their_writes(
         assert funnel.status_code == 200, funnel.text
         current = {p["phase"]: p["current"] for p in funnel.json()["phases"]}
         assert (current["lead"], current["viewing"]) == (5, 5)
+
+
+def test_workers_starting_together_on_a_fresh_database_all_come_up(
+    settings: Settings,
+) -> None:
+    """Concurrent CREATE ... IF NOT EXISTS collides on PostgreSQL without the lock."""
+
+    def start(_: int) -> int:
+        with startup_lock(settings):
+            tracker = open_tracker(settings)
+            KeyStore(tracker)
+            Projector(tracker)
+        try:
+            return len(tracker.pipelines())
+        finally:
+            tracker.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        started = list(pool.map(start, range(4)))
+    assert len(set(started)) == 1
+    assert started[0] > 0
