@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def phaselog_app() -> FastAPI:
     """`uvicorn --factory bench.server:phaselog_app`: the API (group commit on)."""
-    from api.app import create_app
+    from api.app import create_app, tune_gc
     from api.settings import Settings
     from bench.wire import BENCH_KEY
 
@@ -33,6 +33,7 @@ def phaselog_app() -> FastAPI:
         pool_size=int(os.environ.get("BENCH_POOL_SIZE", "8")),
         admin_key=BENCH_KEY,
     )
+    tune_gc()  # as `phaselog serve` does
     return create_app(settings)
 
 
