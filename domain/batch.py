@@ -13,17 +13,19 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import IntegrityError
 
 from domain.commands import LogAction, Result
-from domain.deal import Deal
+from domain.deal import Deal, deal_id_for
 from domain.engine import Decision, Entry
 from domain.errors import ActionConflict, PhaselogError
 
 if TYPE_CHECKING:
     from domain.application import PhaseTracker
+    from domain.pipeline import Pipeline
 
 DEAL_CACHE_SIZE = 20_000
 
@@ -60,6 +62,35 @@ class _Staged:
 
     def indexes(self) -> list[int]:
         return [i for i, _, _ in self.decisions] + [i for i, _ in self.repeats]
+
+
+class _Deals(dict[uuid.UUID, Deal]):
+    """A batch's deals: those stored, and those it may open, opened on first use.
+
+    `PhaseTracker.chain` looks its target up with `get` and asks the store only
+    when it finds none; a deal the batch's one query did not find is new, so it
+    opens here instead, without a query of its own.
+    """
+
+    def __init__(
+        self,
+        stored: Mapping[uuid.UUID, Deal],
+        openers: Mapping[uuid.UUID, Callable[[], Deal]],
+    ) -> None:
+        super().__init__(stored)
+        self._openers = {i: o for i, o in openers.items() if i not in stored}
+
+    def get(self, key: uuid.UUID, default: Any = None) -> Any:
+        found = super().get(key)
+        if found is None and key in self._openers:
+            found = self[key] = self._openers.pop(key)()
+        return default if found is None else found
+
+
+def _opener(
+    pipeline: Pipeline, contact_id: str, object_id: str | None
+) -> Callable[[], Deal]:
+    return partial(Deal.open, pipeline.id, pipeline.version, contact_id, object_id)
 
 
 def _reject(
@@ -128,7 +159,8 @@ class BatchWriter:
         known = self.tracker.keys.find_actions(
             [p.entry.entry_id for p in plans.values()]
         )
-        deals = self._get_deals({p.deal_id for p in plans.values()})
+        openers = self._openers(commands, groups, plans)
+        deals = _Deals(self._get_deals(openers), openers)
         staged = _Staged()
         for group in groups:
             planned = [(i, plans[i]) for i in group if i in plans]
@@ -221,6 +253,31 @@ class BatchWriter:
             answers[index] = result
         if mine.decisions:
             staged.merge(mine)
+
+    def _openers(
+        self,
+        commands: Sequence[LogAction],
+        groups: list[list[int]],
+        plans: Mapping[int, Plan],
+    ) -> dict[uuid.UUID, Callable[[], Deal]]:
+        """How to open each deal the batch may touch: its own, and chain targets.
+
+        Asking for the chain targets in the batch's one query spares the chain
+        a query of its own for each deal it opens or advances.
+        """
+        openers: dict[uuid.UUID, Callable[[], Deal]] = {}
+        for group in groups:
+            first = next((i for i in group if i in plans), None)
+            if first is None:
+                continue
+            contact, obj = commands[first].contact_id, commands[first].object_id
+            pipeline = self.tracker.pipeline(commands[first].pipeline)
+            openers[plans[first].deal_id] = _opener(pipeline, contact, obj)
+            for _, chain in pipeline.chains():
+                target = self.tracker.pipeline(chain.pipeline)
+                other = deal_id_for(target.id, contact, obj)
+                openers.setdefault(other, _opener(target, contact, obj))
+        return openers
 
     def _one_by_one(self, command: LogAction) -> Result | PhaselogError:
         try:

@@ -6,12 +6,13 @@ private `@event` method, so a rejected command leaves no event behind.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
-from dataclasses import replace
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import get_topic
 
 from domain.engine import Decision, Entry, EntryKind, decide
 from domain.pipeline import Pipeline
@@ -87,6 +88,44 @@ class Deal(Aggregate):
 
     # -- commands ------------------------------------------------------------
 
+    @classmethod
+    def open(
+        cls,
+        pipeline: str,
+        pipeline_version: int,
+        contact_id: str,
+        object_id: str | None,
+    ) -> Deal:
+        """`Deal(...)` without the library's per-call introspection (batch paths).
+
+        The same aggregate and the same `Opened` event as the constructor; a test
+        holds the two equal.
+        """
+        deal_id = deal_id_for(pipeline, contact_id, object_id)
+        timestamp = _now()
+        opened = _event(
+            _OPENED,
+            {
+                "originator_id": deal_id,
+                "originator_version": 1,
+                "timestamp": timestamp,
+                "originator_topic": _DEAL_TOPIC,
+                "pipeline": pipeline,
+                "pipeline_version": pipeline_version,
+                "contact_id": contact_id,
+                "object_id": object_id,
+            },
+        )
+        deal = cls.__new__(cls)
+        deal.__base_init__(deal_id, 1, timestamp)
+        deal.pipeline = pipeline
+        deal.pipeline_version = pipeline_version
+        deal.contact_id = contact_id
+        deal.object_id = object_id
+        deal.entries = []
+        deal.pending_events.append(opened)
+        return deal
+
     def record(
         self,
         pipeline: Pipeline,
@@ -97,53 +136,28 @@ class Deal(Aggregate):
         """Validate `entry` through the engine, then record it as this deal's event.
 
         `prior`: this deal's previous decision in the same batch, to fold on from.
+        The event is built and applied here directly, as the `@event` methods
+        below would (they still apply stored events): the library's generic
+        trigger costs more than the engine itself on the import path.
         """
         self.check_pipeline(pipeline)
-        new = replace(entry, seq=self.version + 1)
+        version = self.version + 1
+        new, event_class, data = _recorded(entry, version, digest)
         decision = decide(pipeline, self.entries, new, prior)
-        action_id, occurred_at = entry.entry_id, entry.occurred_at
-        fields = dict(entry.fields)
-        if entry.kind == "action":
-            assert entry.type is not None
-            self._log_action(
-                action_id=action_id,
-                occurred_at=occurred_at,
-                type=entry.type,
-                outcome=entry.outcome,
-                fields=fields,
-                actor=entry.actor,
-                note=entry.note,
-                digest=digest,
-            )
-        elif entry.kind == "move":
-            assert entry.phase is not None
-            self._move(
-                action_id=action_id,
-                occurred_at=occurred_at,
-                phase=entry.phase,
-                reason=entry.reason,
-                fields=fields,
-                actor=entry.actor,
-                digest=digest,
-            )
-        elif entry.kind == "void":
-            assert entry.voids is not None and entry.reason is not None
-            self._void(
-                action_id=action_id,
-                occurred_at=occurred_at,
-                voided_action_id=entry.voids,
-                reason=entry.reason,
-                actor=entry.actor,
-                digest=digest,
-            )
-        else:
-            assert entry.phase is not None
-            self._expire(
-                action_id=action_id,
-                occurred_at=occurred_at,
-                phase=entry.phase,
-                fields=fields,
-            )
+        timestamp = _now()
+        event = _event(
+            event_class,
+            {
+                "originator_id": self.id,
+                "originator_version": version,
+                "timestamp": timestamp,
+                **data,
+            },
+        )
+        self.entries.append(new)
+        self.version = version
+        self.modified_on = timestamp
+        self.pending_events.append(event)
         return decision
 
     def check_pipeline(self, pipeline: Pipeline) -> None:
@@ -242,6 +256,22 @@ class Deal(Aggregate):
         )
 
 
+_now = Deal.Event.create_timestamp
+_DEAL_TOPIC = get_topic(Deal)
+_OPENED: type[Any] = Deal.Opened
+
+
+def _event(event_class: type[Any], state: dict[str, Any]) -> Any:
+    """An event object with `state` as its attributes, in the dataclass's order.
+
+    `Mapper.to_stored_event` encodes `vars(event)`: equal dicts in equal order
+    store equal bytes.
+    """
+    event = object.__new__(event_class)
+    vars(event).update(state)
+    return event
+
+
 EVENT_KINDS: dict[type[Any], EntryKind] = {
     Deal.ActionLogged: "action",
     Deal.ManuallyMoved: "move",
@@ -249,6 +279,56 @@ EVENT_KINDS: dict[type[Any], EntryKind] = {
     Deal.Expired: "expiry",
 }
 DEAL_EVENTS = tuple(EVENT_KINDS)
+
+# Each kind's event class, and its fields (in order) with the Entry attribute
+# each comes from, as the `@event` methods take them.
+_ENTRY_ATTRIBUTE = {"action_id": "entry_id", "voided_action_id": "voids"}
+_EVENT_FIELDS = {
+    kind: (
+        cls,
+        tuple(
+            (f.name, _ENTRY_ATTRIBUTE.get(f.name, f.name))
+            for f in dataclasses.fields(cls)
+            if f.name not in ("originator_id", "originator_version", "timestamp")
+        ),
+    )
+    for cls, kind in EVENT_KINDS.items()
+}
+# What `_append` keeps of an entry besides its id and time (the rest stays None).
+_KEPT = frozenset(
+    ("type", "outcome", "fields", "phase", "reason", "voids", "actor", "note")
+)
+_REQUIRED = {
+    "action": ("type",),
+    "move": ("phase",),
+    "void": ("voided_action_id", "reason"),
+    "expiry": ("phase",),
+}
+
+
+def _recorded(
+    entry: Entry, version: int, digest: str
+) -> tuple[Entry, type[Any], dict[str, Any]]:
+    """The entry as the deal keeps it (what `_append` makes), its event's class
+    and the event's data."""
+    event_class, names = _EVENT_FIELDS[entry.kind]
+    fields = dict(entry.fields)
+    data = {
+        name: (
+            digest
+            if name == "digest"
+            else fields
+            if name == "fields"
+            else getattr(entry, attribute)
+        )
+        for name, attribute in names
+    }
+    assert all(data[name] is not None for name in _REQUIRED[entry.kind])
+    kept: dict[str, Any] = {
+        attribute: data[name] for name, attribute in names if attribute in _KEPT
+    }
+    new = Entry(entry.kind, entry.entry_id, entry.occurred_at, version, **kept)
+    return new, event_class, data
 
 
 def entry_from_event(source: Any) -> Entry:
