@@ -133,10 +133,13 @@ class Folder:
         """Deal histories from stored event rows ordered by deal and version."""
         current: DealHistory | None = None
         decoder = self.decoder
+        stored_id: Any = None
+        deal_id = uuid.UUID(int=0)
         for originator_id, version, topic, state in rows:
             if topic not in DEAL_TOPICS:
                 continue  # pipeline versions live in the same log
-            deal_id = self._uuid(originator_id)
+            if originator_id != stored_id:  # once per deal, not per event
+                stored_id, deal_id = originator_id, self._uuid(originator_id)
             if topic == OPENED_TOPIC:
                 if current is not None:
                     yield current
