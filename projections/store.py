@@ -21,7 +21,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Identifier
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from eventsourcing.postgres import PostgresDatastore
     from eventsourcing.sqlite import SQLiteDatastore
@@ -117,8 +117,19 @@ class Store(ABC):
         """Refresh planner statistics and the visibility map after a bulk load."""
         return None  # SQLite plans without them
 
-    def bind_row(self, row: Sequence[Any]) -> Row:
-        return tuple(self.bind(value) for value in row)
+    def analyze(self, tables: Sequence[Composable]) -> None:
+        """Refresh planner statistics of tables others fill (the event log)."""
+        return None
+
+    @abstractmethod
+    def row_binder(
+        self, uuids: Sequence[int], times: Sequence[int]
+    ) -> Callable[[Sequence[Any]], Sequence[Any]]:
+        """`bind` for rows whose UUIDs and datetimes stand at these positions.
+
+        A rebuild binds every row it writes: the positions are found once
+        instead of asking each value its type.
+        """
 
 
 class PostgresStore(Store):
@@ -167,6 +178,15 @@ class PostgresStore(Store):
     def bind(self, value: Any) -> Any:
         return value
 
+    def analyze(self, tables: Sequence[Composable]) -> None:
+        # Without statistics (a fresh import, autovacuum off or behind) the
+        # planner takes a range of the primary key for a few hundred rows and
+        # answers each keyset page with a bitmap scan of the whole rest of the
+        # range and a sort: 58 ms a page instead of 1.4 ms at 250k events.
+        with self.datastore.get_connection() as conn:
+            for table in tables:
+                conn.execute(SQL("ANALYZE {}").format(table))
+
     def vacuum(self, tables: Sequence[Composable]) -> None:
         # VACUUM sets the visibility map, which index-only scans need; it cannot
         # run inside a transaction, and the pool's connections are autocommit.
@@ -174,8 +194,10 @@ class PostgresStore(Store):
             for table in tables:
                 conn.execute(SQL("VACUUM (ANALYZE) {}").format(table))
 
-    def bind_row(self, row: Sequence[Any]) -> Row:
-        return tuple(row)  # psycopg adapts UUIDs and datetimes itself
+    def row_binder(
+        self, uuids: Sequence[int], times: Sequence[int]
+    ) -> Callable[[Sequence[Any]], Sequence[Any]]:
+        return _as_is  # psycopg adapts UUIDs and datetimes itself
 
     def load_time(self, value: Any) -> dt.datetime | None:
         return None if value is None else value.astimezone(dt.UTC)
@@ -280,6 +302,36 @@ class SQLiteStore(Store):
             return str(value)
         return value
 
+    def row_binder(
+        self, uuids: Sequence[int], times: Sequence[int]
+    ) -> Callable[[Sequence[Any]], Sequence[Any]]:
+        utc = dt.UTC
+        # A deal's rows repeat its times (an exit is the next entry, the last
+        # entry is the last activity...), and a lookup costs far less than the
+        # formatting. Equal instants have equal UTC text, whatever their offsets.
+        texts: dict[dt.datetime, str] = {}
+
+        def bind(row: Sequence[Any]) -> Sequence[Any]:
+            # The same values as `bind`, without asking each value its type.
+            values = list(row)
+            for i in uuids:
+                if values[i] is not None:
+                    values[i] = str(values[i])
+            for i in times:
+                moment = values[i]
+                if moment is not None:
+                    text = texts.get(moment)
+                    if text is None:
+                        if len(texts) > _TEXTS_KEPT:
+                            texts.clear()
+                        text = texts[moment] = moment.astimezone(utc).isoformat(
+                            timespec="microseconds"
+                        )
+                    values[i] = text
+            return values
+
+        return bind
+
     def load_time(self, value: Any) -> dt.datetime | None:
         return None if value is None else dt.datetime.fromisoformat(value)
 
@@ -323,6 +375,13 @@ def store_for(tracker: PhaseTracker) -> Store:
     if isinstance(tracker.recorder, SQLiteApplicationRecorder):
         return SQLiteStore(tracker)
     raise TypeError(f"no read models for {type(tracker.recorder).__name__}")
+
+
+_TEXTS_KEPT = 50_000  # formatted times a SQLite row binder remembers
+
+
+def _as_is(row: Sequence[Any]) -> Sequence[Any]:
+    return row
 
 
 CHUNK = 500  # values per IN list: SQLite caps the number of parameters

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Identifier
 
@@ -11,6 +11,7 @@ from projections.schema import (
     DEAL_PHASES,
     INTERVAL_COLUMNS,
     PHASE_INTERVALS,
+    TIME_COLUMNS,
 )
 from projections.store import chunks
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
     from projections.fold import Folded
     from projections.schema import Schema
-    from projections.store import Row, Store, Tx
+    from projections.store import Store, Tx
 
 
 class PageWriter:
@@ -33,6 +34,13 @@ class PageWriter:
     def __init__(self, store: Store, schema: Schema) -> None:
         self.store = store
         self.schema = schema
+        self._bind_deal, self._bind_interval = (
+            store.row_binder(
+                [i for i, c in enumerate(columns) if c == "deal_id"],
+                [i for i, c in enumerate(columns) if c in TIME_COLUMNS],
+            )
+            for columns in (DEAL_COLUMNS, INTERVAL_COLUMNS)
+        )
 
     def write(
         self,
@@ -67,15 +75,20 @@ class PageWriter:
         with self.store.write() as tx:
             self._insert(tx, generation, rows)
 
-    def _rows(self, folded: Sequence[Folded]) -> tuple[list[Row], list[Row]]:
+    def _rows(
+        self, folded: Sequence[Folded]
+    ) -> tuple[list[Sequence[Any]], list[Sequence[Any]]]:
         """Deal rows and interval rows, bound before any transaction opens."""
-        bind = self.store.bind_row
-        deals = [bind(f.deal) for f in folded]
-        intervals = [bind(row) for f in folded for row in f.intervals]
+        bind_deal, bind_interval = self._bind_deal, self._bind_interval
+        deals = [bind_deal(f.deal) for f in folded]
+        intervals = [bind_interval(row) for f in folded for row in f.intervals]
         return deals, intervals
 
     def _insert(
-        self, tx: Tx, generation: int, rows: tuple[list[Row], list[Row]]
+        self,
+        tx: Tx,
+        generation: int,
+        rows: tuple[list[Sequence[Any]], list[Sequence[Any]]],
     ) -> None:
         deals, intervals = rows
         tx.insert(self.schema.table(DEAL_PHASES, generation), DEAL_COLUMNS, deals)
