@@ -7,11 +7,14 @@ rows in a transaction per page. Python's fold gets one core per worker; the data
 reads and writes for each of them meanwhile. The parent only hands out ranges and
 reports progress; the position moves once every range is in (`rebuild.rebuild`).
 
-With one worker (SQLite, or a small log) the same loop runs in this process.
+On SQLite the workers' write transactions take turns (BEGIN IMMEDIATE waits for
+the lock), while their reads and folds run side by side. With one worker (a small
+log) the same loop runs in this process.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 
 PARALLEL_FROM = 200_000  # events: below this, starting processes costs more
 RANGES_PER_WORKER = 4  # more, smaller ranges even out the workers' loads
+_GC_THRESHOLDS = (50_000, 20, 100)  # in the worker processes (default 700, 10, 10)
 
 _loader: tuple[Folder, PageWriter] | None = None  # one per worker process
 
@@ -38,7 +42,8 @@ _loader: tuple[Folder, PageWriter] | None = None  # one per worker process
 def workers_for(projector: Projector, events: int) -> int:
     if projector.rebuild_workers is not None:
         return projector.rebuild_workers
-    parallel = projector.store.postgres and events >= PARALLEL_FROM
+    # SQLite too: the folding runs in parallel, only the short writes queue.
+    parallel = events >= PARALLEL_FROM
     return min(2, multiprocessing.cpu_count()) if parallel else 1
 
 
@@ -93,6 +98,11 @@ def _start(env: dict[str, str], name: str) -> None:
     tracker = PhaseTracker(env)
     store = store_for(tracker)
     _loader = (Folder(tracker, store), PageWriter(store, Schema(store, name)))
+    # A fold allocates several objects per event and keeps a page of them: the
+    # default thresholds collect every 700 allocations and rescan the page's
+    # objects again and again. This process only folds; it may collect rarely.
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLDS)
 
 
 def _load_in_worker(generation: int, head: int, page_size: int, ids: IdRange) -> int:

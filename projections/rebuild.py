@@ -8,6 +8,7 @@ is at least as far as N. Readers keep using N until the swap.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Identifier
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
     import threading
     from collections.abc import Callable, Sequence
 
+    from psycopg.sql import Composable
+
     from projections.runner import Projector
+    from projections.schema import Schema
     from projections.store import Row, Store
 
 _SWAP_ATTEMPTS = 20
@@ -42,6 +46,7 @@ def rebuild(
     with exclusive(store, f"{projector.lock_key}:rebuild", local):
         with store.write() as tx:
             generation = schema.begin_build(tx)
+        store.analyze([store.events])  # the scan's plan depends on them
         head = projector.tracker.recorder.max_notification_id() or 0
         total = _count_events(store, head)
         done = 0
@@ -57,13 +62,32 @@ def rebuild(
         build.load(
             projector, generation, head, build.workers_for(projector, total), loaded
         )
+        _index(store, schema, generation)
+        with store.write() as tx:
+            schema.advance(tx, generation, head, 1.0)
+        _swap(projector, generation)
+
+
+def _index(store: Store, schema: Schema, generation: int) -> None:
+    """Index the loaded generation and refresh its statistics.
+
+    PostgreSQL builds each index on a connection of its own, two at a time: a
+    build is one backend's sort, and the workers have left both cores idle.
+    """
+    tables = [schema.table(n, generation) for n in (DEAL_PHASES, PHASE_INTERVALS)]
+    if not store.postgres:  # one writer at a time; nothing to run side by side
         with store.write() as tx:
             schema.create_indexes(tx, generation, analyze=False)
-            schema.advance(tx, generation, head, 1.0)
-        store.vacuum(
-            [schema.table(n, generation) for n in (DEAL_PHASES, PHASE_INTERVALS)]
-        )
-        _swap(projector, generation)
+        store.vacuum(tables)
+        return
+
+    def create(statement: Composable) -> None:
+        with store.write() as tx:
+            tx.execute(statement)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(create, schema.index_statements(generation)))
+        list(pool.map(lambda table: store.vacuum([table]), tables))
 
 
 def _count_events(store: Store, head: int) -> int:

@@ -221,20 +221,24 @@ class Schema:
 
     def create_indexes(self, tx: Tx, generation: int, *, analyze: bool = True) -> None:
         """Indexes come after a bulk load: building them once beats updating them."""
-        for name, suffix, unique, columns, predicate in _INDEXES:
-            index = f"{physical(name, generation)}_{suffix}"
-            tx.execute(
-                SQL("CREATE {}INDEX IF NOT EXISTS {} ON {} ({}){}").format(
-                    SQL("UNIQUE " if unique else ""),
-                    Identifier(index),
-                    self.table(name, generation),
-                    SQL(", ").join(map(Identifier, columns)),
-                    SQL(f" WHERE {predicate}" if predicate else ""),
-                )
-            )
+        for statement in self.index_statements(generation):
+            tx.execute(statement)
         if self.store.postgres and analyze:
             for name in (DEAL_PHASES, PHASE_INTERVALS):
                 tx.execute(SQL("ANALYZE {}").format(self.table(name, generation)))
+
+    def index_statements(self, generation: int) -> list[Composable]:
+        """One statement an index, each of which may run on its own connection."""
+        return [
+            SQL("CREATE {}INDEX IF NOT EXISTS {} ON {} ({}){}").format(
+                SQL("UNIQUE " if unique else ""),
+                Identifier(f"{physical(name, generation)}_{suffix}"),
+                self.table(name, generation),
+                SQL(", ").join(map(Identifier, columns)),
+                SQL(f" WHERE {predicate}" if predicate else ""),
+            )
+            for name, suffix, unique, columns, predicate in _INDEXES
+        ]
 
     def point_views(self, tx: Tx, generation: int) -> None:
         for name in (DEAL_PHASES, PHASE_INTERVALS):
