@@ -396,7 +396,8 @@ class PhaseTracker(Application[uuid.UUID]):
     def deal(self, deal_id: uuid.UUID) -> DealView:
         deal = self._get_deal(deal_id)
         pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
-        return self._view(deal.id, deal, pipeline, replay(pipeline, deal.entries))
+        state = replay(pipeline, deal.entries)
+        return self._view(deal.id, pipeline, deal.contact_id, deal.object_id, state)
 
     def timeline(
         self,
@@ -407,35 +408,51 @@ class PhaseTracker(Application[uuid.UUID]):
     ) -> Timeline:
         """Every entry with the phase before and after it, as of / known at a time.
 
-        One read of the deal's events serves both the deal and its entries (with
-        their recording times); the aggregate itself is not needed.
+        One read of the deal's stored events serves both the deal and its entries
+        (with their recording times), decoded straight into entries as the
+        rebuild decodes them: no event objects, no aggregate.
         """
-        events = list(self.events.get(deal_id))
-        opened = events[0] if events else None
-        if not isinstance(opened, Deal.Opened):
+        # Imported here: the rebuild's decoder, which the rest of the service
+        # does not need.
+        from projections.decode import ENTRY_TOPICS, OPENED_TOPIC, Decoder
+
+        stored = self.recorder.select_events(deal_id)
+        if not stored or stored[0].topic != OPENED_TOPIC:
             raise DealNotFound(deal_id)
-        pipeline = self.pipeline(opened.pipeline, opened.pipeline_version)
-        entries = [entry_from_event(e) for e in events if isinstance(e, DEAL_EVENTS)]
+        decoder = Decoder(self.mapper)
+        first = stored[0]
+        opening = decoder.opening(
+            deal_id, first.originator_version, first.topic, first.state
+        )
+        pipeline = self.pipeline(opening.pipeline, opening.version)
+        entries = [
+            decoder.entry(deal_id, s.originator_version, s.topic, s.state)
+            for s in stored
+            if s.topic in ENTRY_TOPICS
+        ]
         state = replay(pipeline, entries, as_of=as_of, known_at=known_at)
         current = (
             state if as_of is None and known_at is None else replay(pipeline, entries)
         )
-        view = self._view(deal_id, opened, pipeline, current)
+        view = self._view(
+            deal_id, pipeline, opening.contact_id, opening.object_id, current
+        )
         return Timeline(deal=view, state=state, steps=state.steps)
 
     def _view(
         self,
         deal_id: uuid.UUID,
-        deal: Deal | Deal.Opened,
         pipeline: Pipeline,
+        contact_id: str,
+        object_id: str | None,
         state: Any,
     ) -> DealView:
         return DealView(
             deal_id=deal_id,
-            pipeline=deal.pipeline,
-            pipeline_version=deal.pipeline_version,
-            contact_id=deal.contact_id,
-            object_id=deal.object_id,
+            pipeline=pipeline.id,
+            pipeline_version=pipeline.version,
+            contact_id=contact_id,
+            object_id=object_id,
             state=state,
             stale=is_stale(pipeline, state, self.clock()),
         )

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 OPENED_TOPIC = get_topic(Deal.Opened)
 _KINDS = {get_topic(cls): kind for cls, kind in EVENT_KINDS.items()}
+ENTRY_TOPICS = frozenset(_KINDS)  # the events that are history entries
 DEAL_TOPICS = frozenset({OPENED_TOPIC, *_KINDS})
 _TYPED = b'"_type_"'
 _ISO = "datetime_iso"
