@@ -109,6 +109,7 @@ class PhaseTracker(Application[uuid.UUID]):
     def close(self) -> None:
         if self.group_commit is not None:
             self.group_commit.close()
+        self.batches.close()
         super().close()
 
     # -- pipelines -----------------------------------------------------------

@@ -8,10 +8,12 @@ stay in an LRU cache, brought up to date by one query at the next batch.
 
 from __future__ import annotations
 
+import gc
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -22,12 +24,15 @@ from domain.commands import LogAction, Result
 from domain.deal import Deal, deal_id_for
 from domain.engine import Decision, Entry
 from domain.errors import ActionConflict, PhaselogError
+from domain.helper import Helper
 
 if TYPE_CHECKING:
     from domain.application import PhaseTracker
     from domain.pipeline import Pipeline
 
 DEAL_CACHE_SIZE = 20_000
+QUIET_GC_FROM = 1_000  # commands in one call from which the cyclic GC pauses
+HELPER_FROM = 4_000  # commands in one call from which a helper process takes half
 
 
 class DealRejected(PhaselogError):
@@ -62,6 +67,24 @@ class _Staged:
 
     def indexes(self) -> list[int]:
         return [i for i, _, _ in self.decisions] + [i for i, _ in self.repeats]
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """No cyclic garbage collection for the length of one import call.
+
+    An import allocates millions of short-lived objects, freed by reference
+    counting; meanwhile the collector scans every cached deal over and over
+    (half the CPU of a 100k-action import). Cycles made meanwhile wait until
+    the end of the call.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Deals(dict[uuid.UUID, Deal]):
@@ -115,8 +138,76 @@ class BatchWriter:
         self.tracker = tracker
         self._cache: OrderedDict[uuid.UUID, Deal] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._helper: Helper | None = None
+        self.helper_from = HELPER_FROM
 
     def log_actions(
+        self,
+        commands: Sequence[LogAction],
+        *,
+        deals_per_transaction: int,
+        isolate: bool,
+    ) -> list[Result | PhaselogError]:
+        if isolate or len(commands) < QUIET_GC_FROM:
+            return self._log_split(commands, deals_per_transaction, isolate)
+        with _no_gc():
+            return self._log_split(commands, deals_per_transaction, isolate)
+
+    def _log_split(
+        self,
+        commands: Sequence[LogAction],
+        deals_per_transaction: int,
+        isolate: bool,
+    ) -> list[Result | PhaselogError]:
+        log_here = partial(
+            self._log_here,
+            deals_per_transaction=deals_per_transaction,
+            isolate=isolate,
+        )
+        helper = None if isolate else self._helper_for(len(commands))
+        if helper is None:
+            return log_here(commands)
+        answers = helper.share(
+            commands, deals_per_transaction, self._pipelines(), log_here
+        )
+        if helper.broken:
+            self._close_helper()
+        return answers
+
+    def _helper_for(self, size: int) -> Helper | None:
+        """The helper process, if this call is big enough and it is up by now.
+
+        Only on PostgreSQL (SQLite has one writer at a time, and `:memory:` is
+        not shared) and with the real clock (a test's clock stays in this
+        process). The first big call starts it and logs alone meanwhile.
+        """
+        from domain.application import utc_now
+
+        if size < self.helper_from or self.tracker.clock is not utc_now:
+            return None
+        if self.tracker.env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+            return None
+        if self._helper is None:
+            self._helper = Helper(self.tracker.env, self._pipelines())
+        return self._helper if self._helper.ready else None
+
+    def _pipelines(self) -> list[tuple[str, int]]:
+        return [(p.id, p.version) for p in self.tracker.pipelines()]
+
+    def wait_for_helper(self, timeout: float) -> Helper | None:
+        """The helper process once it is up (for tests), None if there is none."""
+        helper = self._helper
+        return helper if helper is not None and helper.wait(timeout) else None
+
+    def close(self) -> None:
+        self._close_helper()
+
+    def _close_helper(self) -> None:
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.close()
+
+    def _log_here(
         self,
         commands: Sequence[LogAction],
         *,
