@@ -1,13 +1,13 @@
 """Time-in-stage statistics per phase: count, mean, median and p90 of completed
 intervals, and the count and median entry time of the deals now in the phase.
 
-All figures are exact, on every path. On PostgreSQL a report over a whole pipeline
-reads ranks instead of sorting: the counts come first (an index-only scan of
+All figures are exact, on every path. A report over a whole pipeline reads ranks
+instead of sorting, on both databases: the counts come first (an index-only scan of
 `(pipeline, phase, duration_seconds)`), then, per phase, only the one or two values
 around each wanted rank (`ORDER BY ... OFFSET rank LIMIT 2` on the same index), and
 the interpolation between them is `percentile_cont`'s own. Filtered reports (period,
-owner) are rarer and smaller; they keep `percentile_cont`. SQLite has no
-percentiles: the durations come back sorted and the ranks are taken in Python.
+owner) are rarer and smaller: PostgreSQL keeps `percentile_cont`; SQLite, which has
+no percentiles, gets the durations back sorted and takes the ranks in Python.
 """
 
 from __future__ import annotations
@@ -42,15 +42,17 @@ class StageStats:
         self, condition: Composable, params: list[Any], *, whole_pipeline: bool
     ) -> dict[str, Stats]:
         """phase -> Stats over the intervals matching `condition`."""
-        if not self.store.postgres:
+        if not whole_pipeline:
+            if self.store.postgres:
+                return self._percentile_cont(condition, params)
             return self._in_python(condition, params)
-        if whole_pipeline:
-            return self._by_rank(params[0])
-        return self._percentile_cont(condition, params)
+        return self._by_rank(params[0])
 
-    # -- PostgreSQL, a whole pipeline: counts, then the values at the ranks ---------
+    # -- a whole pipeline: counts, then the values at the ranks ----------------------
 
     def _by_rank(self, pipeline: str) -> dict[str, Stats]:
+        # On SQLite the mean is summed in the index's order (by duration), as
+        # the sorted list `_in_python` sums: the same float to the last bit.
         counts = self._query(
             SQL(
                 # An interval has a duration exactly when it has an exit, so
@@ -102,6 +104,17 @@ class StageStats:
         wanted = [(phase, rank) for phase, found in ranks.items() for rank in found]
         if not wanted:
             return {}
+        if self.store.postgres:
+            return self._ranked_postgres(pipeline, value, condition, wanted)
+        return self._ranked_sqlite(pipeline, value[1], condition, wanted)
+
+    def _ranked_postgres(
+        self,
+        pipeline: str,
+        value: tuple[Composable, Composable],
+        condition: Composable,
+        wanted: list[tuple[str, int]],
+    ) -> dict[tuple[str, int], list[float]]:
         query = SQL(
             "SELECT w.phase, w.rank, v.found FROM unnest(%s::text[], %s::bigint[]) "
             "AS w(phase, rank) CROSS JOIN LATERAL (SELECT array_agg(x ORDER BY x) "
@@ -113,7 +126,39 @@ class StageStats:
         )
         return {(phase, int(rank)): list(found) for phase, rank, found in rows}
 
-    # -- PostgreSQL, filtered --------------------------------------------------------
+    def _ranked_sqlite(
+        self,
+        pipeline: str,
+        order: Composable,
+        condition: Composable,
+        wanted: list[tuple[str, int]],
+    ) -> dict[tuple[str, int], list[float]]:
+        """One `LIMIT 2 OFFSET rank` walk of the index a lookup, all in one statement.
+
+        Times are ordered as their fixed-width UTC text, then turned into epoch
+        seconds as `_in_python` does.
+        """
+        lookup = SQL(
+            "SELECT * FROM (SELECT %s, %s, {} FROM {} WHERE pipeline = %s "
+            "AND phase = %s AND {} ORDER BY {} LIMIT 2 OFFSET %s)"
+        ).format(order, self.intervals, condition, order)
+        params: list[Any] = []
+        for phase, rank in wanted:
+            params += [phase, rank, pipeline, phase, rank]
+        rows = self._query(SQL(" UNION ALL ").join([lookup] * len(wanted)), params)
+        found: dict[tuple[str, int], list[Any]] = {}
+        for phase, rank, x in rows:
+            found.setdefault((phase, int(rank)), []).append(x)
+        return {key: [self._number(x) for x in sorted(xs)] for key, xs in found.items()}
+
+    def _number(self, value: Any) -> float:
+        if isinstance(value, str):  # an entry time
+            moment = self.store.load_time(value)
+            assert moment is not None
+            return moment.timestamp()
+        return float(value)
+
+    # -- filtered ----------------------------------------------------------------------
 
     def _percentile_cont(
         self, condition: Composable, params: list[Any]
@@ -138,8 +183,6 @@ class StageStats:
             )
             for r in self._query(query, params)
         }
-
-    # -- SQLite ------------------------------------------------------------------------
 
     def _in_python(self, condition: Composable, params: list[Any]) -> dict[str, Stats]:
         query = SQL(
