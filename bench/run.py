@@ -306,11 +306,27 @@ def _body(command: LogAction) -> dict[str, Any]:
 
 
 def _requests(seed: int, count: int) -> list[Request]:
-    return [
-        ("POST", "/v1/actions", _body(c))
-        for c in history(count, seed=seed)
-        if isinstance(c, LogAction)
-    ]
+    actions = [c for c in history(count, seed=seed) if isinstance(c, LogAction)]
+    return [("POST", "/v1/actions", _body(c)) for c in in_arrival_order(actions)]
+
+
+def in_arrival_order(actions: list[LogAction]) -> list[LogAction]:
+    """The actions as a day of agents would send them: interleaved across deals.
+
+    The generator yields deal after deal; sent in that order, every deal's
+    actions would arrive a millisecond apart, which no agent does. An action
+    arrives when it happened, or, if back-dated, when the contact's latest action
+    so far did; each contact keeps its order, back-dated entries stay late.
+    """
+    latest: dict[str, dt.datetime] = {}
+    arrival: list[dt.datetime] = []
+    for action in actions:
+        assert action.occurred_at is not None
+        at = max(latest.get(action.contact_id, action.occurred_at), action.occurred_at)
+        latest[action.contact_id] = at
+        arrival.append(at)
+    order = sorted(range(len(actions)), key=arrival.__getitem__)  # stable
+    return [actions[i] for i in order]
 
 
 def _online_requests(seed: int, count: int, clients: int) -> list[list[Request]]:
