@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import operator
 import uuid
 from typing import Any
 
@@ -20,6 +22,7 @@ from domain.pipeline import Pipeline
 DEAL_NAMESPACE = uuid.UUID("6f0e3c5e-3b7a-4d55-9c1e-5a4f1f6f3a10")
 
 
+@functools.lru_cache(maxsize=4096)  # an import asks once for each of a deal's actions
 def deal_id_for(pipeline: str, contact_id: str, object_id: str | None) -> uuid.UUID:
     """The deterministic id of a deal: logging by natural keys finds or opens it."""
     key = f"{pipeline}\x1f{contact_id}\x1f{object_id or ''}"
@@ -280,24 +283,15 @@ EVENT_KINDS: dict[type[Any], EntryKind] = {
 }
 DEAL_EVENTS = tuple(EVENT_KINDS)
 
-# Each kind's event class, and its fields (in order) with the Entry attribute
-# each comes from, as the `@event` methods take them.
-_ENTRY_ATTRIBUTE = {"action_id": "entry_id", "voided_action_id": "voids"}
-_EVENT_FIELDS = {
-    kind: (
-        cls,
-        tuple(
-            (f.name, _ENTRY_ATTRIBUTE.get(f.name, f.name))
-            for f in dataclasses.fields(cls)
-            if f.name not in ("originator_id", "originator_version", "timestamp")
-        ),
-    )
-    for cls, kind in EVENT_KINDS.items()
+# Each kind's event class, its fields in order, a getter of their values from an
+# Entry (the command's digest is filled in after), and what `_append` keeps of an
+# entry besides its id and time (the rest stays None).
+_ENTRY_ATTRIBUTE = {
+    "action_id": "entry_id",
+    "voided_action_id": "voids",
+    "digest": "entry_id",  # a stand-in, replaced by the digest
 }
-# What `_append` keeps of an entry besides its id and time (the rest stays None).
-_KEPT = frozenset(
-    ("type", "outcome", "fields", "phase", "reason", "voids", "actor", "note")
-)
+_KEPT = ("type", "outcome", "fields", "phase", "reason", "voids", "actor", "note")
 _REQUIRED = {
     "action": ("type",),
     "move": ("phase",),
@@ -306,28 +300,36 @@ _REQUIRED = {
 }
 
 
+def _shape(
+    event_class: type[Any],
+) -> tuple[type[Any], tuple[str, ...], Any, tuple[tuple[str, str], ...]]:
+    names = tuple(
+        f.name
+        for f in dataclasses.fields(event_class)
+        if f.name not in ("originator_id", "originator_version", "timestamp")
+    )
+    attributes = [_ENTRY_ATTRIBUTE.get(name, name) for name in names]
+    kept = tuple((a, n) for n, a in zip(names, attributes, strict=True) if a in _KEPT)
+    return event_class, names, operator.attrgetter(*attributes), kept
+
+
+_SHAPES = {kind: _shape(cls) for cls, kind in EVENT_KINDS.items()}
+
+
 def _recorded(
     entry: Entry, version: int, digest: str
 ) -> tuple[Entry, type[Any], dict[str, Any]]:
     """The entry as the deal keeps it (what `_append` makes), its event's class
     and the event's data."""
-    event_class, names = _EVENT_FIELDS[entry.kind]
-    fields = dict(entry.fields)
-    data = {
-        name: (
-            digest
-            if name == "digest"
-            else fields
-            if name == "fields"
-            else getattr(entry, attribute)
-        )
-        for name, attribute in names
-    }
+    event_class, names, values, kept = _SHAPES[entry.kind]
+    data = dict(zip(names, values(entry), strict=True))
+    if "fields" in data:
+        data["fields"] = dict(entry.fields)
+    if "digest" in data:
+        data["digest"] = digest
     assert all(data[name] is not None for name in _REQUIRED[entry.kind])
-    kept: dict[str, Any] = {
-        attribute: data[name] for name, attribute in names if attribute in _KEPT
-    }
-    new = Entry(entry.kind, entry.entry_id, entry.occurred_at, version, **kept)
+    keep: dict[str, Any] = {attribute: data[name] for attribute, name in kept}
+    new = Entry(entry.kind, entry.entry_id, entry.occurred_at, version, **keep)
     return new, event_class, data
 
 
