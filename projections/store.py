@@ -147,6 +147,7 @@ class PostgresStore(Store):
         assert isinstance(self.recorder, PostgresApplicationRecorder)
         self.datastore: PostgresDatastore = self.recorder.datastore
         self.schema = self.datastore.schema
+        self._types: dict[str, dict[str, str]] = {}  # table -> column -> type
 
     def table(self, name: str) -> Composable:
         return Identifier(self.schema, name)
@@ -158,12 +159,12 @@ class PostgresStore(Store):
     @contextmanager
     def read(self) -> Iterator[Tx]:
         with self.datastore.get_connection() as conn:
-            yield _PgTx(conn.cursor(row_factory=tuple_row))
+            yield _PgTx(conn.cursor(row_factory=tuple_row), self._types)
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
         with self.datastore.get_connection() as conn, conn.transaction():
-            yield _PgTx(conn.cursor(row_factory=tuple_row))
+            yield _PgTx(conn.cursor(row_factory=tuple_row), self._types)
 
     @contextmanager
     def snapshot(self) -> Iterator[Tx]:
@@ -171,7 +172,7 @@ class PostgresStore(Store):
             conn.isolation_level = IsolationLevel.REPEATABLE_READ
             try:
                 with conn.transaction(force_rollback=True):
-                    yield _PgTx(conn.cursor(row_factory=tuple_row))
+                    yield _PgTx(conn.cursor(row_factory=tuple_row), self._types)
             finally:
                 conn.isolation_level = None
 
@@ -219,8 +220,9 @@ class PostgresStore(Store):
 
 
 class _PgTx(Tx):
-    def __init__(self, cursor: Cursor[Row]) -> None:
+    def __init__(self, cursor: Cursor[Row], types: dict[str, dict[str, str]]) -> None:
         self.cursor = cursor
+        self.types = types  # the store's, shared by its transactions
 
     def execute(self, query: Composable, params: Sequence[Any] = ()) -> None:
         self.cursor.execute(cast("Composed", query), params)
@@ -234,11 +236,27 @@ class _PgTx(Tx):
     def insert(
         self, table: Composable, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     ) -> None:
+        # Binary, with the table's own types: text COPY formats every value
+        # through its dumper (UUIDs in Python), ~5 us a row; binary ~0.7 us.
+        types = self._column_types(table)
         names = SQL(", ").join(map(Identifier, columns))
-        statement = SQL("COPY {} ({}) FROM STDIN").format(table, names)
+        statement = SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table, names)
         with self.cursor.copy(statement) as copy:
+            copy.set_types([types[c] for c in columns])
             for row in rows:
                 copy.write_row(row)
+
+    def _column_types(self, table: Composable) -> dict[str, str]:
+        name = table.as_string(self.cursor)
+        types = self.types.get(name)
+        if types is None:
+            self.cursor.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                [name],
+            )
+            types = self.types[name] = dict(self.cursor.fetchall())
+        return types
 
 
 class SQLiteStore(Store):
