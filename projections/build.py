@@ -17,7 +17,12 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import uuid
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import (
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+)
 from typing import TYPE_CHECKING
 
 from domain.application import PhaseTracker
@@ -88,9 +93,19 @@ def _load_range(
     progress: Callable[[int], None],
     ids: IdRange = (None, None),
 ) -> None:
-    for events, folded in folder.scan(head, page_size, ids):
-        writer.load(generation, folded)
-        progress(events)
+    # A page is written (in a thread) while the next one folds; one write at a
+    # time, so memory stays at two pages and errors surface at the next page.
+    with ThreadPoolExecutor(1) as writing:
+        written: Future[None] | None = None
+        loaded = 0
+        for events, folded in folder.scan(head, page_size, ids):
+            if written is not None:
+                written.result()
+                progress(loaded)
+            written, loaded = writing.submit(writer.load, generation, folded), events
+        if written is not None:
+            written.result()
+            progress(loaded)
 
 
 def _start(env: dict[str, str], name: str) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from psycopg.sql import SQL, Composable
+from psycopg.sql import SQL
 
 from domain.engine import Entry, expiry_due, replay
 from projections.decode import DEAL_TOPICS as DEAL_TOPICS  # re-exported
@@ -101,33 +102,45 @@ class Folder:
             yield len(carry), [self.fold(h) for h in self.histories(carry)]
 
     def _pages(self, upto: int, page_size: int, ids: IdRange) -> Iterator[list[Row]]:
-        after: tuple[Any, int] | None = None
-        bounds: Composable = SQL("")
-        bound_params: list[Any] = []
+        """Keyset pages; the next one is read (in a thread) while this one folds.
+
+        The database answers while Python folds: the wait is overlapped instead
+        of added, and the thread holds no transaction beyond its own query.
+        """
+        with ThreadPoolExecutor(1) as reader:
+            page = reader.submit(self._page, upto, page_size, ids, None)
+            while True:
+                rows = page.result()
+                if not rows:
+                    return
+                full = len(rows) == page_size
+                if full:
+                    after = (rows[-1][0], rows[-1][1])
+                    page = reader.submit(self._page, upto, page_size, ids, after)
+                yield rows
+                if not full:
+                    return
+
+    def _page(
+        self, upto: int, page_size: int, ids: IdRange, after: tuple[Any, int] | None
+    ) -> list[Row]:
+        where = SQL("WHERE {} <= %s").format(self.store.notification_id)
+        params: list[Any] = [upto]
         for value, operator in zip(ids, (">=", "<"), strict=True):
             if value is not None:
-                bounds += SQL(" AND originator_id {} %s").format(SQL(operator))
-                bound_params.append(self._stored_id(value))
-        while True:
-            where = SQL("WHERE {} <= %s").format(self.store.notification_id) + bounds
-            params: list[Any] = [upto, *bound_params]
-            if after is not None:
-                where += SQL(" AND (originator_id, originator_version) > (%s, %s)")
-                params.extend(after)
-            query = (
-                self._select
-                + where
-                + SQL(" ORDER BY originator_id, originator_version LIMIT %s")
-            )
-            with self.store.read() as tx:
-                tx.execute(query, [*params, page_size])
-                rows = tx.fetchall()
-            if not rows:
-                return
-            after = (rows[-1][0], rows[-1][1])
-            yield rows
-            if len(rows) < page_size:
-                return
+                where += SQL(" AND originator_id {} %s").format(SQL(operator))
+                params.append(self._stored_id(value))
+        if after is not None:
+            where += SQL(" AND (originator_id, originator_version) > (%s, %s)")
+            params.extend(after)
+        query = (
+            self._select
+            + where
+            + SQL(" ORDER BY originator_id, originator_version LIMIT %s")
+        )
+        with self.store.read() as tx:
+            tx.execute(query, [*params, page_size])
+            return tx.fetchall()
 
     def histories(self, rows: Iterable[Row]) -> Iterator[DealHistory]:
         """Deal histories from stored event rows ordered by deal and version."""
