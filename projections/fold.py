@@ -146,16 +146,14 @@ class Folder:
         """Deal histories from stored event rows ordered by deal and version."""
         current: DealHistory | None = None
         decoder = self.decoder
-        stored_id: Any = None
-        deal_id = uuid.UUID(int=0)
+        last = 0  # version of the deal's previous event
         for originator_id, version, topic, state in rows:
             if topic not in DEAL_TOPICS:
                 continue  # pipeline versions live in the same log
-            if originator_id != stored_id:  # once per deal, not per event
-                stored_id, deal_id = originator_id, self._uuid(originator_id)
             if topic == OPENED_TOPIC:
                 if current is not None:
                     yield current
+                deal_id = self._uuid(originator_id)  # once per deal, not per event
                 opening = decoder.opening(deal_id, version, topic, bytes(state))
                 current = DealHistory(
                     deal_id=deal_id,
@@ -166,9 +164,13 @@ class Folder:
                     entries=[],
                 )
             else:
-                assert current is not None and current.deal_id == deal_id
-                entry = decoder.entry(deal_id, version, topic, bytes(state))
+                # A deal's versions follow on from its opening without a gap, so
+                # an event of another deal cannot pass for one of this deal (a
+                # cheaper test than comparing UUID objects).
+                assert current is not None and version == last + 1
+                entry = decoder.entry(current.deal_id, version, topic, bytes(state))
                 current.entries.append(entry)
+            last = version
         if current is not None:
             yield current
 
