@@ -110,6 +110,15 @@ class _Deals(dict[uuid.UUID, Deal]):
         return default if found is None else found
 
 
+def _shared(env: Mapping[str, str]) -> bool:
+    """Whether another process opening `env` reaches the same database."""
+    module = env.get("PERSISTENCE_MODULE")
+    if module == "eventsourcing.postgres":
+        return True
+    name = env.get("SQLITE_DBNAME") or ":memory:"
+    return module == "eventsourcing.sqlite" and not name.startswith((":", "file:"))
+
+
 def _opener(
     pipeline: Pipeline, contact_id: str, object_id: str | None
 ) -> Callable[[], Deal]:
@@ -177,15 +186,15 @@ class BatchWriter:
     def _helper_for(self, size: int) -> Helper | None:
         """The helper process, if this call is big enough and it is up by now.
 
-        Only on PostgreSQL (SQLite has one writer at a time, and `:memory:` is
-        not shared) and with the real clock (a test's clock stays in this
+        Only on a database another process can open (not SQLite's `:memory:`
+        or `file:` names) and with the real clock (a test's clock stays in this
         process). The first big call starts it and logs alone meanwhile.
         """
         from domain.application import utc_now
 
         if size < self.helper_from or self.tracker.clock is not utc_now:
             return None
-        if self.tracker.env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        if not _shared(self.tracker.env):
             return None
         if self._helper is None:
             self._helper = Helper(self.tracker.env, self._pipelines())

@@ -1,15 +1,9 @@
-"""A big import shares its deals with a helper process and answers as one call.
-
-The helper runs on PostgreSQL only (SQLite has one writer at a time), so these
-tests run there alone.
-"""
+"""A big import shares its deals with a helper process and answers as one call."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING
-
-import pytest
 
 from domain.batch import DealRejected
 from domain.commands import LogAction, Result
@@ -19,8 +13,6 @@ from tests.helpers.clock import T0
 
 if TYPE_CHECKING:
     from domain.application import PhaseTracker
-
-pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 
 def act(pipeline: str, contact: str, type: str, day: int, **kw: object) -> LogAction:
