@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from domain.application import PhaseTracker
 
 DealKey = tuple[object, object, object]
+# Lines per `log_actions` call: big enough for the service's helper process to
+# take half of each call (domain.batch.HELPER_FROM), small enough for progress.
+CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def import_lines(
     tracker: PhaseTracker,
     lines: list[Line],
     *,
-    chunk: int = 2000,
+    chunk: int = CHUNK,
     progress: Callable[[int], None] = lambda done: None,
 ) -> Summary:
     """Log the good lines, whole deals at a time; name every rejected line."""
