@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 DEAL_CACHE_SIZE = 20_000
 QUIET_GC_FROM = 1_000  # commands in one call from which the cyclic GC pauses
 HELPER_FROM = 4_000  # commands in one call from which a helper process takes half
+# Times a batch is staged afresh after another process stored one of its deals
+# first, before it is halved (and, down to one deal, taken action by action).
+BATCH_ATTEMPTS = 2
 
 
 class DealRejected(PhaselogError):
@@ -245,6 +248,7 @@ class BatchWriter:
         groups: list[list[int]],
         answers: list[Result | PhaselogError | None],
         isolate: bool,
+        attempt: int = 1,
     ) -> None:
         plans: dict[int, Plan] = {}
         for group in groups:
@@ -277,7 +281,19 @@ class BatchWriter:
                 raise IntegrityError("a staged deal carries a rejected chain event")
             recordings = self.tracker.save(*staged.deals, action_keys=staged.keys)
         except IntegrityError:
-            # Someone wrote one of these deals meanwhile: take them one by one.
+            if not staged.tainted and attempt < BATCH_ATTEMPTS:
+                # Another process stored one of these deals first (two workers,
+                # one deal). Its transaction has committed, so staging the batch
+                # again reads it; one by one, a busy server fell to 400/s.
+                self._batch(commands, groups, answers, isolate, attempt + 1)
+                return
+            if not staged.tainted and len(groups) > 1:
+                # Still colliding (a big batch meets many deals): halve it, so
+                # the deals nobody else is writing get stored together.
+                half = len(groups) // 2
+                self._batch(commands, groups[:half], answers, isolate)
+                self._batch(commands, groups[half:], answers, isolate)
+                return
             for index in staged.indexes():
                 answers[index] = self._one_by_one(commands[index])
             return

@@ -1,0 +1,67 @@
+"""A batch that loses a race for one of its deals is staged again, not split up.
+
+Two server workers coalesce their own requests; when both write one deal at once,
+the later save fails on the event's primary key. The batch then reads what the
+other worker stored and saves again, all its deals in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from domain.commands import LogAction, Result
+from tests.helpers.clock import T0
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pytest
+
+    from domain.application import PhaseTracker
+
+
+def viewing(contact: str, minutes: int, action_id: str) -> LogAction:
+    return LogAction(
+        pipeline="fr-sale",
+        contact_id=contact,
+        object_id="villa",
+        type="inquiry_received" if minutes == 0 else "viewing",
+        occurred_at=T0 + dt.timedelta(minutes=minutes),
+        action_id=action_id,
+    )
+
+
+def test_a_batch_beaten_to_one_deal_is_staged_again_whole(
+    make_tracker: Callable[..., PhaseTracker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours, other = make_tracker(), make_tracker()
+    for contact in ("a", "b", "c"):
+        ours.log_action(viewing(contact, 0, f"{contact}-0"))  # cached by `ours`
+
+    saves: list[int] = []
+    real_save = ours.save
+
+    def save_after_the_other_worker(*deals: Any, **kwargs: Any) -> Any:
+        saves.append(len(deals))
+        if len(saves) == 1:  # between our read and our save, `other` writes "b"
+            other.log_action(viewing("b", 5, "b-other"))
+        return real_save(*deals, **kwargs)
+
+    monkeypatch.setattr(ours, "save", save_after_the_other_worker)
+    one_by_one: list[LogAction] = []
+    real_one = ours.batches._one_by_one
+    monkeypatch.setattr(
+        ours.batches,
+        "_one_by_one",
+        lambda command: one_by_one.append(command) or real_one(command),
+    )
+
+    batch = [viewing(contact, 10, f"{contact}-ours") for contact in ("a", "b", "c")]
+    answers = ours.log_actions(batch, isolate=True)
+
+    assert all(isinstance(answer, Result) for answer in answers)
+    assert saves == [3, 3]  # the whole batch again, in one transaction
+    assert one_by_one == []
+    timeline = ours.timeline(answers[1].deal_id)  # type: ignore[union-attr]
+    assert [s.entry.entry_id for s in timeline.steps] == ["b-0", "b-other", "b-ours"]
