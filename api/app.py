@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -60,11 +61,13 @@ def startup_lock(settings: Settings) -> Iterator[None]:
 
     PostgreSQL's CREATE ... IF NOT EXISTS is not safe against a concurrent create
     (two `serve` workers on a fresh database: one failed with a duplicate type).
-    A session advisory lock, held on a connection of its own, serialises startup.
+    A session advisory lock, held on a connection of its own, serialises startup;
+    on SQLite a lock file beside the database does.
     """
     env = eventsourcing_env(settings)
     if "POSTGRES_SCHEMA" not in env:
-        yield  # SQLite: its database lock serialises the creates already
+        with _file_lock(env["SQLITE_DBNAME"]):
+            yield
         return
     with psycopg.connect(
         dbname=env["POSTGRES_DBNAME"],
@@ -78,6 +81,18 @@ def startup_lock(settings: Settings) -> Iterator[None]:
         key = f"phaselog:startup:{env['POSTGRES_SCHEMA']}"
         conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
         yield  # closing the connection releases the lock
+
+
+@contextlib.contextmanager
+def _file_lock(db_name: str) -> Iterator[None]:
+    """SQLite: an exclusive lock on a file beside the database, for the same reason
+    (concurrent first opens failed now and then with "database is locked")."""
+    if db_name.startswith((":", "file:")):
+        yield  # an in-memory database belongs to one process
+        return
+    with open(f"{db_name}.startup-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 def create_app(settings: Settings) -> FastAPI:
