@@ -76,6 +76,7 @@ class Projector:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._swept_at = 0.0
+        self._sweeping: threading.Thread | None = None
 
     # -- one page ----------------------------------------------------------------
 
@@ -141,6 +142,9 @@ class Projector:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self._sweeping is not None:
+            self._sweeping.join()  # it stops between two deals
+            self._sweeping = None
 
     def _loop(self) -> None:
         wakeup = wakeup_for(self.store, self.lock_key)
@@ -166,8 +170,22 @@ class Projector:
             return
         if time.monotonic() - self._swept_at < self.sweep_interval:
             return
+        if self._sweeping is not None and self._sweeping.is_alive():
+            return
         self._swept_at = time.monotonic()
-        sweep_expired(self.tracker, self, self.tracker.clock())
+        # A thread of its own: the first sweep of a big log expires thousands of
+        # deals, one transaction each, and the projection must not wait for it
+        # (inline, it stalled the read models for the whole of a 1,000/s burst).
+        self._sweeping = threading.Thread(
+            target=self._sweep, name=f"phaselog-sweep-{self.name}", daemon=True
+        )
+        self._sweeping.start()
+
+    def _sweep(self) -> None:
+        try:
+            sweep_expired(self.tracker, self, self.tracker.clock(), self._stopping)
+        except Exception:
+            logger.exception("expiry sweep failed; next interval")
 
     # -- read-your-writes and status -------------------------------------------------
 

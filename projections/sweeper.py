@@ -16,6 +16,7 @@ from domain.errors import DealNotFound
 
 if TYPE_CHECKING:
     import datetime as dt
+    import threading
     import uuid
 
     from domain.application import PhaseTracker
@@ -30,11 +31,16 @@ class ExpiringDeals(Protocol):
 
 
 def sweep_expired(
-    tracker: PhaseTracker, source: ExpiringDeals, now: dt.datetime
+    tracker: PhaseTracker,
+    source: ExpiringDeals,
+    now: dt.datetime,
+    stopping: threading.Event | None = None,
 ) -> int:
-    """Expire every due deal; the number of deals expired."""
+    """Expire every due deal (until `stopping` is set); the number expired."""
     expired = 0
     for deal_id in source.expiring(now):
+        if stopping is not None and stopping.is_set():
+            break
         try:
             result = tracker.expire(deal_id)
         except (ConcurrencyExhausted, DealNotFound):
