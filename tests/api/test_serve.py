@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from api.app import open_tracker, startup_lock
+from bench.server import free_port
 from projections.keys import KeyStore
 from projections.runner import Projector
 from tests.api.conftest import ADMIN_KEY, START, action, bearer
@@ -31,16 +31,9 @@ if TYPE_CHECKING:
 PHASELOG = Path(sys.executable).parent / "phaselog"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def _serving(database_url: str, workers: int) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PHASELOG_DATABASE_URL": database_url,
