@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from domain.batch import BatchWriter, Plan
+from domain.batch import BatchWriter
 from domain.catalog import PipelineHistory, catalog_id_for
 from domain.commands import (
     DealView,
@@ -30,8 +30,15 @@ from domain.commands import (
     VoidAction,
     digest_of,
 )
-from domain.deal import DEAL_EVENTS, Deal, deal_id_for, entry_from_event
-from domain.engine import Decision, Entry, expiry_due, is_stale, replay
+from domain.corrections import Corrections, expiry_entry, void_entry
+from domain.deal import (
+    DEAL_EVENTS,
+    KEY_NAMESPACE,
+    Deal,
+    deal_id_for,
+    entry_from_event,
+)
+from domain.engine import Decision, Entry, is_stale, replay
 from domain.errors import (
     ActionConflict,
     ActionNotFound,
@@ -41,13 +48,13 @@ from domain.errors import (
     UnknownPipeline,
 )
 from domain.group_commit import GroupCommit
+from domain.staging import Plan
 
 if TYPE_CHECKING:
     from domain.pipeline import Pipeline
 
 MAX_ATTEMPTS = 12
 FUTURE_TOLERANCE = dt.timedelta(days=1)
-KEY_NAMESPACE = uuid.UUID("3d3c0a8e-5b0e-4a43-a7f4-2c6b1b8f9e55")
 
 
 class ConcurrencyExhausted(PhaselogError):
@@ -99,6 +106,7 @@ class PhaseTracker(Application[uuid.UUID]):
         self._versions: dict[tuple[str, int], Pipeline] = {}
         self._latest: dict[str, Pipeline] = {}
         self.batches = BatchWriter(self)
+        self.corrections = Corrections(self.batches)
         self.register_pipelines(pipelines)
         self.group_commit = (
             GroupCommit(partial(self.log_actions, isolate=True))
@@ -249,38 +257,37 @@ class PhaseTracker(Application[uuid.UUID]):
         found = self.keys.find_action(command.action_id)
         if found is None:
             raise ActionNotFound(command.action_id)
-        deal_id, _ = found
-        void_id = str(uuid.uuid5(KEY_NAMESPACE, f"void\x1f{command.action_id}"))
-        entry = Entry(
-            kind="void",
-            entry_id=void_id,
-            occurred_at=self.clock(),
-            seq=0,
-            voids=command.action_id,
-            reason=command.reason,
-            actor=command.actor,
-        )
-        return self._commit(deal_id, entry, digest_of(command), None)
+        entry = void_entry(command, self.clock())
+        return self._commit(found[0], entry, digest_of(command), None)
+
+    def void_many(
+        self, commands: Sequence[VoidAction], *, deals_per_transaction: int = 500
+    ) -> list[Result | PhaselogError | None]:
+        """Many voids, many deals per transaction; each void stands alone.
+
+        Answers in order: a Result (new or replayed) or the error that rejected
+        that void (`ActionNotFound`, `ActionConflict`, ...); never None.
+        """
+        return self.corrections.void_many(commands, deals_per_transaction)
 
     def expire(self, deal_id: uuid.UUID) -> Result | None:
         """Close an idle deal under its pipeline's expiry policy, if it is due."""
         deal = self._get_deal(deal_id)
         pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
-        due = expiry_due(pipeline, replay(pipeline, deal.entries))
-        if due is None or due > self.clock():
+        entry = expiry_entry(deal, pipeline, self.clock())
+        if entry is None:
             return None
-        # One id per due time: a sweeper running twice writes one event.
-        action_id = str(uuid.uuid5(KEY_NAMESPACE, f"expiry\x1f{deal_id}\x1f{due}"))
-        assert pipeline.expiry is not None
-        entry = Entry(
-            kind="expiry",
-            entry_id=action_id,
-            occurred_at=due,
-            seq=0,
-            phase=pipeline.expiry.to,
-            fields=dict(pipeline.expiry.fields),
-        )
-        return self._commit(deal_id, entry, action_id, None)
+        return self._commit(deal_id, entry, entry.entry_id, None)
+
+    def expire_many(
+        self, deal_ids: Sequence[uuid.UUID], *, deals_per_transaction: int = 500
+    ) -> list[Result | PhaselogError | None]:
+        """`expire` for many deals, many per transaction; each deal stands alone.
+
+        Answers in order: a Result, None when the deal is not due, or the error
+        for that deal (`DealNotFound`, or `ConcurrencyExhausted` after races).
+        """
+        return self.corrections.expire_many(deal_ids, deals_per_transaction)
 
     def _commit(
         self,

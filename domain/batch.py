@@ -12,22 +12,32 @@ import gc
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventsourcing.persistence import IntegrityError
 
-from domain.commands import LogAction, Result
 from domain.deal import Deal, deal_id_for
-from domain.engine import Decision, Entry
 from domain.errors import ActionConflict, PhaselogError
-from domain.helper import Helper
+from domain.helper import Helper, shared_database
+from domain.staging import DealRejected as DealRejected
+from domain.staging import Plan as Plan
+from domain.staging import Staged, answer_saved, reject
 
 if TYPE_CHECKING:
+    from collections.abc import (
+        Callable,
+        Collection,
+        Iterable,
+        Iterator,
+        Mapping,
+        Sequence,
+    )
+
     from domain.application import PhaseTracker
+    from domain.commands import LogAction, Result
+    from domain.engine import Decision
     from domain.pipeline import Pipeline
 
 DEAL_CACHE_SIZE = 20_000
@@ -36,40 +46,7 @@ HELPER_FROM = 4_000  # commands in one call from which a helper process takes ha
 # Times a batch is staged afresh after another process stored one of its deals
 # first, before it is halved (and, down to one deal, taken action by action).
 BATCH_ATTEMPTS = 2
-
-
-class DealRejected(PhaselogError):
-    """An action not stored because another action of the same deal was rejected."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A command checked for what needs no history, with the deal it belongs to."""
-
-    deal_id: uuid.UUID
-    entry: Entry
-    digest: str
-    open: Callable[[], Deal]
-
-
-@dataclass
-class _Staged:
-    """What an import batch will save in one transaction."""
-
-    deals: list[Deal] = field(default_factory=list)
-    keys: list[tuple[str, uuid.UUID, str]] = field(default_factory=list)
-    decisions: list[tuple[int, Deal, Decision]] = field(default_factory=list)
-    repeats: list[tuple[int, int]] = field(default_factory=list)  # (index, first)
-    tainted: bool = False  # a staged deal holds an event of a rejected group
-
-    def merge(self, other: _Staged) -> None:
-        self.deals += other.deals
-        self.keys += other.keys
-        self.decisions += other.decisions
-        self.repeats += other.repeats
-
-    def indexes(self) -> list[int]:
-        return [i for i, _, _ in self.decisions] + [i for i, _ in self.repeats]
+Unit = TypeVar("Unit")  # what a batch stages afresh: a deal's commands
 
 
 @contextmanager
@@ -113,34 +90,10 @@ class _Deals(dict[uuid.UUID, Deal]):
         return default if found is None else found
 
 
-def _shared(env: Mapping[str, str]) -> bool:
-    """Whether another process opening `env` reaches the same database."""
-    module = env.get("PERSISTENCE_MODULE")
-    if module == "eventsourcing.postgres":
-        return True
-    name = env.get("SQLITE_DBNAME") or ":memory:"
-    return module == "eventsourcing.sqlite" and not name.startswith((":", "file:"))
-
-
 def _opener(
     pipeline: Pipeline, contact_id: str, object_id: str | None
 ) -> Callable[[], Deal]:
     return partial(Deal.open, pipeline.id, pipeline.version, contact_id, object_id)
-
-
-def _reject(
-    group: list[int],
-    failed: int,
-    error: PhaselogError,
-    answers: list[Result | PhaselogError | None],
-) -> None:
-    """Reject a deal's whole group: the failing action with its own error."""
-    for index in group:
-        answers[index] = (
-            error
-            if index == failed
-            else DealRejected(f"another action of this deal was rejected: {error}")
-        )
 
 
 class BatchWriter:
@@ -197,7 +150,7 @@ class BatchWriter:
 
         if size < self.helper_from or self.tracker.clock is not utc_now:
             return None
-        if not _shared(self.tracker.env):
+        if not shared_database(self.tracker.env):
             return None
         if self._helper is None:
             self._helper = Helper(self.tracker.env, self._pipelines())
@@ -258,14 +211,14 @@ class BatchWriter:
                 except PhaselogError as error:
                     answers[index] = error
                     if not isolate:
-                        _reject(group, index, error, answers)
+                        reject(group, index, error, answers)
                         break
         known = self.tracker.keys.find_actions(
             [p.entry.entry_id for p in plans.values()]
         )
         openers = self._openers(commands, groups, plans)
-        deals = _Deals(self._get_deals(openers), openers)
-        staged = _Staged()
+        deals = _Deals(self.get_deals(openers), openers)
+        staged = Staged()
         for group in groups:
             planned = [(i, plans[i]) for i in group if i in plans]
             if planned and (isolate or len(planned) == len(group)):
@@ -273,7 +226,33 @@ class BatchWriter:
                 # so a chained deal's own actions land on the same aggregate.
                 deal = deals.get(planned[0][1].deal_id) or planned[0][1].open()
                 deals[deal.id] = deal
-                self._stage(deal, planned, known, staged, answers, isolate, deals)
+                self.stage(deal, planned, known, staged, answers, isolate, deals)
+        self.save_staged(
+            staged,
+            answers,
+            groups,
+            attempt,
+            again=lambda part, tries: self._batch(
+                commands, part, answers, isolate, tries
+            ),
+            alone=lambda index: self._one_by_one(commands[index]),
+        )
+
+    def save_staged(
+        self,
+        staged: Staged,
+        answers: list[Any],
+        units: list[Unit],
+        attempt: int,
+        again: Callable[[list[Unit], int], None],
+        alone: Callable[[int], Any],
+    ) -> None:
+        """Save a batch's staged deals in one transaction, and answer for them.
+
+        `units` (a deal's commands each) are what `again` stages afresh, on its
+        `attempt`; `alone` answers the command at an index in a transaction of
+        its own.
+        """
         if not staged.decisions:
             return
         try:
@@ -285,51 +264,33 @@ class BatchWriter:
                 # Another process stored one of these deals first (two workers,
                 # one deal). Its transaction has committed, so staging the batch
                 # again reads it; one by one, a busy server fell to 400/s.
-                self._batch(commands, groups, answers, isolate, attempt + 1)
-                return
-            if not staged.tainted and len(groups) > 1:
+                again(units, attempt + 1)
+            elif not staged.tainted and len(units) > 1:
                 # Still colliding (a big batch meets many deals): halve it, so
                 # the deals nobody else is writing get stored together.
-                half = len(groups) // 2
-                self._batch(commands, groups[:half], answers, isolate)
-                self._batch(commands, groups[half:], answers, isolate)
-                return
-            for index in staged.indexes():
-                answers[index] = self._one_by_one(commands[index])
+                half = len(units) // 2
+                again(units[:half], 1)
+                again(units[half:], 1)
+            else:
+                for index in staged.indexes():
+                    answers[index] = alone(index)
             return
-        self._cache_deals(staged.deals)
-        positions = {
-            (r.domain_event.originator_id, r.domain_event.originator_version): (
-                r.notification.id
-            )
-            for r in recordings
-        }
-        for index, deal, decision in staged.decisions:
-            answers[index] = Result(
-                deal_id=deal.id,
-                action_id=decision.step.entry.entry_id,
-                phase=decision.after.phase,
-                previous_phase=decision.before.phase,
-                position=positions[(deal.id, decision.step.entry.seq)],
-            )
-        for index, first_index in staged.repeats:
-            original = answers[first_index]
-            assert isinstance(original, Result)
-            answers[index] = replace(original, replayed=True)
+        self.cache_deals(staged.deals)
+        answer_saved(staged, recordings, answers)
 
-    def _stage(
+    def stage(
         self,
         deal: Deal,
         group: list[tuple[int, Plan]],
         known: Mapping[str, tuple[uuid.UUID, str]],
-        staged: _Staged,
+        staged: Staged,
         answers: list[Result | PhaselogError | None],
         isolate: bool,
         live: dict[uuid.UUID, Deal],
     ) -> None:
         """Apply one deal's actions in memory; stage them (all, or each alone)."""
         pipeline = self.tracker.pipeline(deal.pipeline, deal.pipeline_version)
-        mine = _Staged(deals=[deal])
+        mine = Staged(deals=[deal])
         replays: dict[int, Result] = {}
         seen: dict[str, tuple[str, int]] = {}
         prior: Decision | None = None  # this deal's last decision, to fold on from
@@ -358,7 +319,7 @@ class BatchWriter:
                         mine.keys.append((entry.entry_id, other.id, entry.entry_id))
             except PhaselogError as error:
                 if recorded or not isolate:  # a chain failed after the event
-                    _reject([i for i, _ in group], index, error, answers)
+                    reject([i for i, _ in group], index, error, answers)
                     for unsaved in mine.deals:  # they hold events never to be saved
                         live.pop(unsaved.id, None)
                         # A deal another group staged now carries a rejected event.
@@ -401,10 +362,10 @@ class BatchWriter:
         except PhaselogError as error:
             return error
 
-    def _get_deals(self, deal_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Deal]:
+    def get_deals(self, deal_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Deal]:
         """Many deals in one query for the batch paths, from our cache when we can.
 
-        A batch takes its deals out of the cache and `_cache_deals` puts them back
+        A batch takes its deals out of the cache and `cache_deals` puts them back
         only once they are saved, so a cached deal never carries unsaved events;
         one query brings every deal up to date with what others have stored.
         """
@@ -419,7 +380,7 @@ class BatchWriter:
                 deals[deal_id] = aggregate
         return deals
 
-    def _cache_deals(self, deals: Iterable[Deal]) -> None:
+    def cache_deals(self, deals: Iterable[Deal]) -> None:
         with self._cache_lock:
             for deal in deals:
                 self._cache[deal.id] = deal

@@ -20,6 +20,9 @@ from domain.engine import Decision, Entry, EntryKind, decide
 from domain.pipeline import Pipeline
 
 DEAL_NAMESPACE = uuid.UUID("6f0e3c5e-3b7a-4d55-9c1e-5a4f1f6f3a10")
+# Deterministic ids of the entries the service writes itself (voids, expiries,
+# chains), so writing one twice stores it once.
+KEY_NAMESPACE = uuid.UUID("3d3c0a8e-5b0e-4a43-a7f4-2c6b1b8f9e55")
 
 
 @functools.lru_cache(maxsize=4096)  # an import asks once for each of a deal's actions

@@ -162,6 +162,15 @@ class Helper:
                 future.set_exception(HelperFailed("the helper process ended"))
 
 
+def shared_database(env: Mapping[str, str]) -> bool:
+    """Whether another process opening `env` reaches the same database."""
+    module = env.get("PERSISTENCE_MODULE")
+    if module == "eventsourcing.postgres":
+        return True
+    name = env.get("SQLITE_DBNAME") or ":memory:"
+    return module == "eventsourcing.sqlite" and not name.startswith((":", "file:"))
+
+
 def share_out(commands: Sequence[LogAction]) -> tuple[list[int], list[int]]:
     """The command indexes for this process and for the helper, by contact.
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from domain.application import ConcurrencyExhausted
-from domain.errors import DealNotFound
+from domain.errors import PhaselogError
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from domain.application import PhaseTracker
 
 logger = logging.getLogger(__name__)
+SWEEP_CHUNK = 500  # deals per transaction, and between two looks at `stopping`
 
 
 class ExpiringDeals(Protocol):
@@ -35,19 +35,28 @@ def sweep_expired(
     source: ExpiringDeals,
     now: dt.datetime,
     stopping: threading.Event | None = None,
+    chunk: int = SWEEP_CHUNK,
 ) -> int:
-    """Expire every due deal (until `stopping` is set); the number expired."""
+    """Expire every due deal, `chunk` deals per transaction, until `stopping`
+    is set (checked between chunks); the number expired.
+
+    One transaction per deal took minutes on a big imported log, loading the
+    server all that time; a deal that cannot be expired now (a concurrent
+    write kept winning, or it is gone) waits for the next sweep.
+    """
     expired = 0
-    for deal_id in source.expiring(now):
+    candidates = source.expiring(now)
+    for start in range(0, len(candidates), chunk):
         if stopping is not None and stopping.is_set():
             break
-        try:
-            result = tracker.expire(deal_id)
-        except (ConcurrencyExhausted, DealNotFound):
-            logger.warning(
-                "could not expire deal %s; next sweep", deal_id, exc_info=True
-            )
-            continue
-        if result is not None and not result.replayed:
-            expired += 1
+        deal_ids = candidates[start : start + chunk]
+        for deal_id, answer in zip(
+            deal_ids, tracker.expire_many(deal_ids), strict=True
+        ):
+            if isinstance(answer, PhaselogError):
+                logger.warning(
+                    "could not expire deal %s (%r); next sweep", deal_id, answer
+                )
+            elif answer is not None and not answer.replayed:
+                expired += 1
     return expired

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 
 from projections.runner import Projector
 from projections.sweeper import sweep_expired
+from tests.helpers.clock import FakeClock
 from tests.projections.conftest import day, log
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Callable
 
+    import pytest
+
     from domain.application import PhaseTracker
-
-
-class FakeClock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 def test_a_hubspot_deal_idle_for_90_days_is_closed_lost_with_no_response(
@@ -51,4 +46,43 @@ def test_a_hubspot_deal_idle_for_90_days_is_closed_lost_with_no_response(
     assert deal.phase_since == day(90)
     assert sweep_expired(tracker, projector, clock.now) == 0  # nothing due any more
     assert sweep_expired(tracker, projector.reports, day(200)) == 0  # not due yet
+    assert projector.verify() == []
+
+
+def test_the_sweep_expires_many_deals_per_transaction_and_stops_between_chunks(
+    make_tracker: Callable[..., PhaseTracker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(day(0))
+    tracker = make_tracker(clock=clock)
+    projector = Projector(tracker)
+    for n in range(5):
+        log(tracker, f"idle-{n}", "meeting_booked", 0, pipeline="hubspot-default")
+    projector.catch_up()
+    clock.now = day(91)
+    stopping = threading.Event()
+    saves: list[int] = []
+    real_save = tracker.save
+
+    def save_then_stop(*deals: Any, **kwargs: Any) -> Any:
+        saves.append(len(deals))
+        stopping.set()  # the server shuts down during the first chunk
+        return real_save(*deals, **kwargs)
+
+    monkeypatch.setattr(tracker, "save", save_then_stop)
+
+    # Step: the first chunk is written whole; the sweep stops before the next.
+    assert sweep_expired(tracker, projector, clock.now, stopping, chunk=2) == 2
+    assert saves == [2]
+
+    # Step: the next sweep picks up the rest, two deals per transaction.
+    stopping.clear()
+    monkeypatch.setattr(tracker, "save", real_save)
+    projector.catch_up()
+    saves.clear()
+    monkeypatch.setattr(
+        tracker, "save", lambda *d, **k: saves.append(len(d)) or real_save(*d, **k)
+    )
+    assert sweep_expired(tracker, projector, clock.now, chunk=2) == 3
+    assert saves == [2, 1]
+    projector.catch_up()
     assert projector.verify() == []

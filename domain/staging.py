@@ -1,0 +1,97 @@
+"""What a batch stages for one transaction, and the answers it gives once saved.
+
+Shared by the import path and group commit (`domain.batch`) and by the batched
+voids and expiries (`domain.corrections`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from domain.commands import Result
+from domain.deal import Deal
+from domain.engine import Decision, Entry
+from domain.errors import PhaselogError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from eventsourcing.persistence import Recording
+
+
+class DealRejected(PhaselogError):
+    """An action not stored because another action of the same deal was rejected."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A command checked for what needs no history, with the deal it belongs to."""
+
+    deal_id: uuid.UUID
+    entry: Entry
+    digest: str
+    open: Callable[[], Deal]
+
+
+@dataclass
+class Staged:
+    """What an import batch will save in one transaction."""
+
+    deals: list[Deal] = field(default_factory=list)
+    keys: list[tuple[str, uuid.UUID, str]] = field(default_factory=list)
+    decisions: list[tuple[int, Deal, Decision]] = field(default_factory=list)
+    repeats: list[tuple[int, int]] = field(default_factory=list)  # (index, first)
+    tainted: bool = False  # a staged deal holds an event of a rejected group
+
+    def merge(self, other: Staged) -> None:
+        self.deals += other.deals
+        self.keys += other.keys
+        self.decisions += other.decisions
+        self.repeats += other.repeats
+
+    def indexes(self) -> list[int]:
+        return [i for i, _, _ in self.decisions] + [i for i, _ in self.repeats]
+
+
+def answer_saved(
+    staged: Staged,
+    recordings: Sequence[Recording[uuid.UUID]],
+    answers: list[Any],
+) -> None:
+    """Each saved decision's answer, with its notification id; repeats replayed."""
+    positions = {
+        (r.domain_event.originator_id, r.domain_event.originator_version): (
+            r.notification.id
+        )
+        for r in recordings
+    }
+    for index, deal, decision in staged.decisions:
+        answers[index] = Result(
+            deal_id=deal.id,
+            action_id=decision.step.entry.entry_id,
+            phase=decision.after.phase,
+            previous_phase=decision.before.phase,
+            position=positions[(deal.id, decision.step.entry.seq)],
+        )
+    for index, first_index in staged.repeats:
+        original = answers[first_index]
+        assert isinstance(original, Result)
+        answers[index] = replace(original, replayed=True)
+
+
+def reject(
+    group: list[int],
+    failed: int,
+    error: PhaselogError,
+    answers: list[Result | PhaselogError | None],
+) -> None:
+    """Reject a deal's whole group: the failing action with its own error."""
+    for index in group:
+        answers[index] = (
+            error
+            if index == failed
+            else DealRejected(f"another action of this deal was rejected: {error}")
+        )
