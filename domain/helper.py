@@ -201,6 +201,9 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
 
     env, pipelines = pickle.load(requests)
     tracker = PhaseTracker(env)
+    # Never a helper of its own: its share of a big call is big too, and a
+    # third process only fights the other two for the machine's cores.
+    tracker.batches.helper_from = sys.maxsize
     try:
         _load(tracker, pipelines)
         reply(True, None)
