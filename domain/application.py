@@ -55,6 +55,11 @@ if TYPE_CHECKING:
 
 MAX_ATTEMPTS = 12
 FUTURE_TOLERANCE = dt.timedelta(days=1)
+# An import's transactions are big: fewer queries, locks and commits per deal
+# (100k actions: PostgreSQL CPU ~5 -> ~3 s). Coalesced online requests keep
+# smaller ones, so the event table's lock is never held long for them.
+IMPORT_DEALS_PER_TRANSACTION = 2_000
+ONLINE_DEALS_PER_TRANSACTION = 500
 
 
 class ConcurrencyExhausted(PhaselogError):
@@ -109,7 +114,13 @@ class PhaseTracker(Application[uuid.UUID]):
         self.corrections = Corrections(self.batches)
         self.register_pipelines(pipelines)
         self.group_commit = (
-            GroupCommit(partial(self.log_actions, isolate=True))
+            GroupCommit(
+                partial(
+                    self.log_actions,
+                    deals_per_transaction=ONLINE_DEALS_PER_TRANSACTION,
+                    isolate=True,
+                )
+            )
             if group_commit
             else None
         )
@@ -188,7 +199,7 @@ class PhaseTracker(Application[uuid.UUID]):
         self,
         commands: Sequence[LogAction],
         *,
-        deals_per_transaction: int = 500,
+        deals_per_transaction: int = IMPORT_DEALS_PER_TRANSACTION,
         isolate: bool = False,
     ) -> list[Result | PhaselogError]:
         """Many deals per transaction: the import path, and group commit.
