@@ -143,10 +143,16 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
         self._find_keys = SQL(
             "SELECT action_id, deal_id, digest FROM {0}.{1} WHERE action_id = ANY(%s)"
         ).format(schema, Identifier(ACTION_KEYS))
+        # One index probe per deal. As a plain join the planner (no statistics:
+        # autovacuum is off) hashed the ids and scanned the whole event table
+        # for every batch, so an import's batches slowed as the log grew; the
+        # OFFSET 0 keeps the per-deal subquery (and its index scan) whole.
         self._events_after = SQL(
             "SELECT s.originator_id, s.originator_version, s.topic, s.state "
-            "FROM {0}.{1} AS s JOIN unnest(%s::uuid[], %s::bigint[]) AS v(id, after) "
-            "ON s.originator_id = v.id AND s.originator_version > v.after "
+            "FROM unnest(%s::uuid[], %s::bigint[]) AS v(id, after) "
+            "CROSS JOIN LATERAL (SELECT e.originator_id, e.originator_version, "
+            "e.topic, e.state FROM {0}.{1} AS e WHERE e.originator_id = v.id "
+            "AND e.originator_version > v.after OFFSET 0) AS s "
             "ORDER BY s.originator_id, s.originator_version"
         ).format(schema, Identifier(self.events_table_name))
         self._copy_keys = SQL(
