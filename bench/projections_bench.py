@@ -1,12 +1,14 @@
-"""Projection figures on PostgreSQL: rebuild events/s and peak memory, report latency.
+"""Projection figures: rebuild events/s and peak memory, report latency, in process.
 
     python -m bench.projections_bench --deals 200000 [--repeat 3] [--keep]
+    python -m bench.projections_bench --url sqlite:///big.db --repeat 1
 
 Generates a history with `bench.generator` through `PhaseTracker.log_actions` (the
-bulk path) into its own schema (reused when it already holds the history, kept with
-`--keep`, dropped otherwise), then runs each rebuild in a fresh subprocess so its
-peak RSS (`resource.getrusage`) is the rebuild's own, and times the reports. Prints a
-table; asserts nothing.
+bulk path) into its own PostgreSQL schema (kept with `--keep`, dropped otherwise),
+then runs each rebuild in a fresh subprocess so its peak RSS (`resource.getrusage`)
+is the rebuild's own, and times the reports. `--url` measures an existing database
+instead (any URL phaselog takes, e.g. one `bench.imports` filled), left as it is.
+Prints a table; asserts nothing.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ SCHEMA = "bench_proj"
 PIPELINE = "fr-sale"  # the busiest pipeline of the generated history
 
 
-def tracker() -> PhaseTracker:
-    settings = Settings(database_url=URL, pool_size=4)
+def tracker(url: str = URL) -> PhaseTracker:
+    settings = Settings(database_url=url, pool_size=4)
     return PhaseTracker(eventsourcing_env(settings), pipelines=load_presets().values())
 
 
@@ -79,9 +81,9 @@ def generate(app: PhaseTracker, deals: int) -> tuple[int, float]:
     return app.recorder.max_notification_id() or 0, time.perf_counter() - started
 
 
-def measure_rebuild() -> dict[str, Any]:
+def measure_rebuild(url: str) -> dict[str, Any]:
     """One rebuild in this process: events, seconds, peak RSS in MiB."""
-    app = tracker()
+    app = tracker(url)
     projector = Projector(app)
     events = [0]
 
@@ -98,9 +100,9 @@ def measure_rebuild() -> dict[str, Any]:
     return {"events": events[0], "seconds": seconds, "rss_mib": rss, "worker": worker}
 
 
-def rebuild_in_subprocess() -> dict[str, Any]:
+def rebuild_in_subprocess(url: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.projections_bench", "--rebuild-once"],
+        [sys.executable, "-m", "bench.projections_bench", "--rebuild-once", url],
         capture_output=True,
         text=True,
     )
@@ -142,6 +144,18 @@ def reports(app: PhaseTracker, runs: int) -> dict[str, tuple[float, float]]:
     }
 
 
+def _print_rebuilds(rebuilds: list[dict[str, Any]]) -> None:
+    rates = [r["events"] / r["seconds"] for r in rebuilds]
+    print(f"{'events':<28}{rebuilds[0]['events']:>30}")
+    runs = ", ".join(f"{r:,.0f}" for r in rates)
+    rate = f"{statistics.median(rates):,.0f} (runs {runs})"
+    print(f"{'rebuild events/s':<28}{rate:>30}")
+    rss = max(r["rss_mib"] for r in rebuilds)
+    worker = max(r["worker"] for r in rebuilds)
+    print(f"{'rebuild peak RSS MiB':<28}{rss:>30.0f}")
+    print(f"{'  of one worker process':<28}{worker:>30.0f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=20_000)
@@ -151,35 +165,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="use the history a --keep run left"
     )
-    parser.add_argument("--rebuild-once", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help="an existing database to measure, kept")
+    parser.add_argument("--rebuild-once", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rebuild_once:
-        print(json.dumps(measure_rebuild()))
+        print(json.dumps(measure_rebuild(args.rebuild_once)))
         return
-    if not args.reuse:
+    existing = args.reuse or args.url is not None
+    url = args.url or URL
+    if not existing:
         drop_schema()
-    app = tracker()
+    app = tracker(url)
     try:
-        if not args.reuse:
+        if not existing:
             events, seconds = generate(app, args.deals)
             print(f"generated {events} events in {seconds:.0f} s")
         Projector(app).catch_up()
-        rebuilds = [rebuild_in_subprocess() for _ in range(args.repeat)]
-        rates = [r["events"] / r["seconds"] for r in rebuilds]
+        rebuilds = [rebuild_in_subprocess(url) for _ in range(args.repeat)]
         print(f"{'figure':<28}{'result':>30}")
-        print(f"{'events':<28}{rebuilds[0]['events']:>30}")
-        runs = ", ".join(f"{r:,.0f}" for r in rates)
-        rate = f"{statistics.median(rates):,.0f} (runs {runs})"
-        print(f"{'rebuild events/s':<28}{rate:>30}")
-        rss = max(r["rss_mib"] for r in rebuilds)
-        worker = max(r["worker"] for r in rebuilds)
-        print(f"{'rebuild peak RSS MiB':<28}{rss:>30.0f}")
-        print(f"{'  of one worker process':<28}{worker:>30.0f}")
+        if rebuilds:
+            _print_rebuilds(rebuilds)
         for name, (p50, p99) in reports(app, args.runs).items():
             print(f"{name + ' p50/p99 ms':<28}{f'{p50:.1f} / {p99:.1f}':>30}")
     finally:
         app.close()
-        if not args.keep:
+        if not (args.keep or existing):
             drop_schema()
 
 

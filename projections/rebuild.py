@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg.sql import SQL, Identifier
 
 from projections import build
+from projections.aggregates import Aggregates
 from projections.models import Difference
 from projections.schema import (
     DEAL_COLUMNS,
@@ -72,6 +73,7 @@ def rebuild(
         )
         _index(store, schema, generation)
         with store.write() as tx:
+            schema.create_counts(tx, generation)  # before any write keeps them
             schema.advance(tx, generation, head, 1.0)
         _swap(projector, generation)
 
@@ -137,7 +139,8 @@ def _swap(projector: Projector, generation: int) -> None:
 
 
 def verify(projector: Projector) -> list[Difference]:
-    """Stored rows of the serving generation against a fresh fold of the log."""
+    """Stored rows of the serving generation against a fresh fold of the log, and
+    its counts against a fresh count of those rows."""
     store, schema = projector.store, projector.schema
     with store.snapshot() as tx:
         generation, position = schema.active(tx)
@@ -145,6 +148,12 @@ def verify(projector: Projector) -> list[Difference]:
         stored_intervals = _stored(
             tx, schema.table(PHASE_INTERVALS, generation), INTERVAL_COLUMNS
         )
+        counts = [
+            Difference(name, "/".join(map(str, key)), "*", have, want)
+            for name, key, have, want in Aggregates(store).differences(
+                tx, lambda name: schema.table(name, generation)
+            )
+        ]
     expected_deals: dict[str, Row] = {}
     expected_intervals: dict[str, Row] = {}
     for _, folded in projector.folder.scan(position, projector.page_size):
@@ -161,6 +170,7 @@ def verify(projector: Projector) -> list[Difference]:
             stored_intervals,
             expected_intervals,
         ),
+        *counts,
     ]
 
 

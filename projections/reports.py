@@ -6,12 +6,14 @@ from `projections.stages`.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Composable, Identifier
 
+from projections.aggregates import FUNNEL_COUNTS, STAGE_COUNTS
 from projections.models import (
     DealRow,
     DealsPage,
@@ -27,8 +29,6 @@ from projections.stages import StageStats
 from projections.store import store_for, where
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from domain.application import PhaseTracker
     from domain.pipeline import Pipeline
     from projections.store import Row
@@ -40,12 +40,22 @@ FUNNEL_RULE = (
     "conversion_to_next is passed(next phase) / passed(this phase); period and owner "
     "filters apply to the deal's opened_at and current owner."
 )
+STALE_CURSOR = r"^-?[0-9]+_[0-9a-f]{32}$"  # what `stale` pages hand out
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
 # A DealRow's columns: the deal row less what only the projection itself needs.
 _ROW_COLUMNS = tuple(
     c
     for c in DEAL_COLUMNS
     if c not in ("stale_after_days", "expires_at", "reached_phases")
 )
+_STALE_AT = _ROW_COLUMNS.index("stale_at")
+
+
+def stale_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    """(stale_at, deal_id) from a stale page's cursor; ValueError if malformed."""
+    micros, _, deal_id = cursor.partition("_")
+    return _EPOCH + int(micros) * _MICROSECOND, uuid.UUID(hex=deal_id)
 
 
 class Reports:
@@ -56,7 +66,10 @@ class Reports:
         Schema(self.store).ensure()
         self.deal_phases = self.store.table(DEAL_PHASES)
         self.phase_intervals = self.store.table(PHASE_INTERVALS)
-        self.stages = StageStats(self.store, self.phase_intervals)
+        self.funnel_counts = self.store.table(FUNNEL_COUNTS)
+        self.stages = StageStats(
+            self.store, self.phase_intervals, self.store.table(STAGE_COUNTS)
+        )
         self._select_rows = SQL("SELECT {} FROM {}").format(
             SQL(", ").join(map(Identifier, _ROW_COLUMNS)), self.deal_phases
         )
@@ -118,9 +131,21 @@ class Reports:
         return DealsPage(rows, str(rows[-1].deal_id) if more else None)
 
     def stale(
-        self, pipeline: Pipeline, *, now: dt.datetime, owner: str | None = None
-    ) -> list[DealRow]:
-        """Open deals longer in their phase than its `stale_after_days`."""
+        self,
+        pipeline: Pipeline,
+        *,
+        now: dt.datetime,
+        owner: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> DealsPage:
+        """Open deals longer in their phase than its `stale_after_days`, the longest
+        stale first, a page at a time; `cursor` continues after a page.
+
+        A cursor is the last row's `stale_at` (epoch microseconds) and deal id:
+        keyset pages walk the `stale` index, so a page costs the same at the end
+        of 50,000 stale deals as at the start.
+        """
         conditions: list[Composable] = [
             SQL("pipeline = %s"),
             SQL("phase_kind = 'open'"),
@@ -130,10 +155,23 @@ class Reports:
         if owner is not None:
             conditions.append(SQL("owner = %s"))
             params.append(owner)
+        if cursor is not None:
+            after, deal_id = stale_cursor(cursor)
+            conditions.append(SQL("(stale_at, deal_id) > (%s, %s)"))
+            params += [after, deal_id]
         query = (
-            self._select_rows + where(conditions) + SQL(" ORDER BY stale_at, deal_id")
+            self._select_rows
+            + where(conditions)
+            + SQL(" ORDER BY stale_at, deal_id LIMIT %s")
         )
-        return [self._row(r, now) for r in self._query(query, params)]
+        found = self._query(query, [*params, limit + 1])
+        rows = [self._row(r, now) for r in found[:limit]]
+        if len(found) <= limit:
+            return DealsPage(rows, None)
+        stale_at = self.store.load_time(found[limit - 1][_STALE_AT])
+        assert stale_at is not None
+        micros = (stale_at - _EPOCH) // _MICROSECOND
+        return DealsPage(rows, f"{micros}_{rows[-1].deal_id.hex}")
 
     def expiring(self, now: dt.datetime) -> list[uuid.UUID]:
         """Deals whose pipeline's expiry policy is due by `now`."""
@@ -211,18 +249,14 @@ class Reports:
         owner: str | None = None,
     ) -> Funnel:
         """Per phase: current, reached, passed, conversion; over all versions."""
-        condition, params = self._deal_filters(pipeline, since, until, owner)
-        query = SQL(
-            "SELECT phase, phase_kind, reached_phases, count(*) FROM {}{} "
-            "GROUP BY phase, phase_kind, reached_phases"
-        ).format(self.deal_phases, condition)
+        groups = self._funnel_groups(pipeline, since, until, owner)
         progression = [p.key for p in pipeline.phases if p.kind in ("open", "won")]
         rank = {key: i for i, key in enumerate(progression)}
         current: Counter[str] = Counter()
         reached: Counter[str] = Counter()
         furthest: Counter[int] = Counter()  # deals by the furthest progression rank
         kinds: Counter[str | None] = Counter()
-        for phase, kind, reached_phases, count in self._query(query, params):
+        for phase, kind, reached_phases, count in groups:
             kinds[kind] += count
             if phase is not None:
                 current[phase] += count
@@ -258,6 +292,31 @@ class Reports:
             win_rate=won / (won + lost) if won + lost else None,
             rule=FUNNEL_RULE,
         )
+
+    def _funnel_groups(
+        self,
+        pipeline: Pipeline,
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+        owner: str | None,
+    ) -> list[Row]:
+        """Deals counted by (phase, phase_kind, reached_phases).
+
+        A whole pipeline's come from the counts the projection keeps (hundreds of
+        rows); a period or an owner needs the deals themselves.
+        """
+        if (since, until, owner) == (None, None, None):
+            query = SQL(
+                "SELECT nullif(phase, ''), nullif(phase_kind, ''), reached_phases, "
+                "deals FROM {} WHERE pipeline = %s AND deals <> 0"
+            ).format(self.funnel_counts)
+            return self._query(query, [pipeline.id])
+        condition, params = self._deal_filters(pipeline, since, until, owner)
+        query = SQL(
+            "SELECT phase, phase_kind, reached_phases, count(*) FROM {}{} "
+            "GROUP BY phase, phase_kind, reached_phases"
+        ).format(self.deal_phases, condition)
+        return self._query(query, params)
 
     def time_in_stage(
         self,

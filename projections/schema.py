@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from psycopg.sql import SQL, Composable, Identifier
 
+from projections.aggregates import COUNTED, FUNNEL_COUNTS, STAGE_COUNTS, Aggregates
+
 if TYPE_CHECKING:
     from projections.store import Store, Tx
 
@@ -23,6 +25,7 @@ PROJECTION = "read_models"
 TRACKING = "projection_tracking"
 DEAL_PHASES = "deal_phases"
 PHASE_INTERVALS = "phase_intervals"
+VIEWS = (DEAL_PHASES, PHASE_INTERVALS, FUNNEL_COUNTS, STAGE_COUNTS)
 
 DEAL_COLUMNS = (
     "deal_id",
@@ -153,13 +156,16 @@ class Schema:
             )
             generations = self.generations(tx)
             if generations:
-                # Indexes added since the serving generation was built (a no-op
-                # once they exist).
+                # Indexes and counts added since the serving generation was built
+                # (a no-op once they exist).
                 active = self.active(tx)[0]
                 self.create_indexes(tx, active, analyze=False)
+                if self.create_counts(tx, active):
+                    self.point_views(tx, active)
                 return
             self.create_tables(tx, 1)
             self.create_indexes(tx, 1)
+            self.create_counts(tx, 1)
             self.point_views(tx, 1)
             tx.execute(
                 SQL("INSERT INTO {} VALUES (%s, 1, 'active', 0, NULL)").format(
@@ -240,8 +246,32 @@ class Schema:
             for name, suffix, unique, columns, predicate in _INDEXES
         ]
 
+    def create_counts(self, tx: Tx, generation: int) -> bool:
+        """The generation's count tables and triggers, if it has none yet.
+
+        Made once its rows are loaded (the bulk load runs without triggers) and
+        before any write that must keep them; True if they were made now.
+        """
+        if self._exists(tx, self.table(FUNNEL_COUNTS, generation)):
+            return False
+        Aggregates(self.store).create(tx, lambda name: self.table(name, generation))
+        return True
+
+    def _exists(self, tx: Tx, table: Composable) -> bool:
+        if self.store.postgres:
+            tx.execute(
+                SQL("SELECT to_regclass(%s) IS NOT NULL"), [table.as_string(None)]
+            )
+        else:
+            tx.execute(
+                SQL("SELECT count(*) FROM sqlite_master WHERE name = %s"),
+                [table.as_string(None).strip('"')],
+            )
+        row = tx.fetchone()
+        return bool(row and row[0])
+
     def point_views(self, tx: Tx, generation: int) -> None:
-        for name in (DEAL_PHASES, PHASE_INTERVALS):
+        for name in VIEWS:
             view = self.store.table(name)
             source = self.table(name, generation)
             if self.store.postgres:
@@ -284,10 +314,16 @@ class Schema:
             )
 
     def drop(self, tx: Tx, generation: int) -> None:
-        for name in (DEAL_PHASES, PHASE_INTERVALS):
+        for name in VIEWS:
             tx.execute(
                 SQL("DROP TABLE IF EXISTS {}").format(self.table(name, generation))
             )
+        if self.store.postgres:  # the count tables' trigger functions
+            for counted in COUNTED:
+                function = Aggregates(self.store).function(
+                    self.table(counted.name, generation)
+                )
+                tx.execute(SQL("DROP FUNCTION IF EXISTS {}()").format(function))
         tx.execute(
             SQL("DELETE FROM {} WHERE name = %s AND generation = %s").format(
                 self.tracking

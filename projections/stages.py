@@ -12,14 +12,28 @@ no percentiles, gets the durations back sorted and takes the ranks in Python.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Composable
 
+from projections.aggregates import (
+    DURATION_STEP,
+    ENTRY_STEP,
+    JULIAN_1970,
+    micros_sum,
+)
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from projections.store import Row, Store
 
+# (phase, rank, the bucket's lower bound, values to skip from there)
+Lookup = tuple[str, int, Any, int]
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_DAY = dt.timedelta(days=1)
 # count, mean, median, p90, current, median entered_at (epoch) of current deals
 Stats = tuple[int, float | None, float | None, float | None, int, float | None]
 MEDIAN, P90 = 0.5, 0.9
@@ -28,9 +42,12 @@ MEDIAN, P90 = 0.5, 0.9
 class StageStats:
     """Per-phase interval statistics from `phase_intervals`."""
 
-    def __init__(self, store: Store, phase_intervals: Composable) -> None:
+    def __init__(
+        self, store: Store, phase_intervals: Composable, stage_counts: Composable
+    ) -> None:
         self.store = store
         self.intervals = phase_intervals
+        self.counts = stage_counts
 
     def _query(self, query: Composable, params: list[Any]) -> list[Row]:
         with self.store.read() as tx:
@@ -51,42 +68,42 @@ class StageStats:
     # -- a whole pipeline: counts, then the values at the ranks ----------------------
 
     def _by_rank(self, pipeline: str) -> dict[str, Stats]:
-        # On SQLite the mean is summed in the index's order (by duration), as
-        # the sorted list `_in_python` sums: the same float to the last bit.
-        counts = self._query(
+        rows = self._query(
             SQL(
-                # An interval has a duration exactly when it has an exit, so
-                # the counts need no column beyond the index's.
-                "SELECT phase, count(duration_seconds), avg(duration_seconds), "
-                "count(*) - count(duration_seconds) "
-                "FROM {} WHERE pipeline = %s GROUP BY phase"
-            ).format(self.intervals),
+                "SELECT phase, open, bucket, intervals, total_us FROM {} "
+                "WHERE pipeline = %s AND intervals <> 0 ORDER BY phase, open, bucket"
+            ).format(self.counts),
             [pipeline],
         )
-        done = {phase: int(n) for phase, n, _, _ in counts}
-        current = {phase: int(n) for phase, _, _, n in counts}
+        buckets: dict[tuple[str, bool], list[tuple[int, int]]] = {}
+        total_us: dict[str, int] = {}
+        for phase, is_open, bucket, count, micros in rows:
+            buckets.setdefault((phase, bool(is_open)), []).append((bucket, count))
+            total_us[phase] = total_us.get(phase, 0) + int(micros)
+        done = {p: sum(n for _, n in buckets.get((p, False), ())) for p in total_us}
+        current = {p: sum(n for _, n in buckets.get((p, True), ())) for p in total_us}
         durations = self._at_ranks(
             pipeline,
             (SQL("duration_seconds"), SQL("duration_seconds")),
             SQL("duration_seconds IS NOT NULL"),
-            {p: _ranks(n, (MEDIAN, P90)) for p, n in done.items() if n},
+            _starts(buckets, False, (MEDIAN, P90), lambda b: float(b * DURATION_STEP)),
         )
         entered = self._at_ranks(
             pipeline,
             (SQL("extract(epoch FROM entered_at)::float8"), SQL("entered_at")),
             SQL("exited_at IS NULL"),
-            {p: _ranks(n, (MEDIAN,)) for p, n in current.items() if n},
+            _starts(buckets, True, (MEDIAN,), _entry_start),
         )
         return {
             phase: (
                 done[phase],
-                None if mean is None else float(mean),
+                mean_of_micros(total_us[phase], done[phase]),
                 _interpolate(durations, phase, done[phase], MEDIAN),
                 _interpolate(durations, phase, done[phase], P90),
                 current[phase],
                 _interpolate(entered, phase, current[phase], MEDIAN),
             )
-            for phase, _, mean, _ in counts
+            for phase in total_us
         }
 
     def _at_ranks(
@@ -94,14 +111,13 @@ class StageStats:
         pipeline: str,
         value: tuple[Composable, Composable],
         condition: Composable,
-        ranks: dict[str, list[int]],
+        wanted: list[Lookup],
     ) -> dict[tuple[str, int], list[float]]:
         """(phase, rank) -> the values at rank and rank + 1 (`value` is (what, order)).
 
         The order is an index's (durations; entry times of current intervals), so
-        each lookup walks the index to its rank instead of sorting the phase.
+        each lookup seeks its bucket's start and walks on from there to its rank.
         """
-        wanted = [(phase, rank) for phase, found in ranks.items() for rank in found]
         if not wanted:
             return {}
         if self.store.postgres:
@@ -113,17 +129,18 @@ class StageStats:
         pipeline: str,
         value: tuple[Composable, Composable],
         condition: Composable,
-        wanted: list[tuple[str, int]],
+        wanted: list[Lookup],
     ) -> dict[tuple[str, int], list[float]]:
+        low = "timestamptz" if isinstance(wanted[0][2], dt.datetime) else "float8"
         query = SQL(
-            "SELECT w.phase, w.rank, v.found FROM unnest(%s::text[], %s::bigint[]) "
-            "AS w(phase, rank) CROSS JOIN LATERAL (SELECT array_agg(x ORDER BY x) "
-            "AS found FROM (SELECT {} AS x FROM {} i WHERE i.pipeline = %s "
-            "AND i.phase = w.phase AND {} ORDER BY {} OFFSET w.rank LIMIT 2) s) v"
-        ).format(value[0], self.intervals, condition, value[1])
-        rows = self._query(
-            query, [[p for p, _ in wanted], [r for _, r in wanted], pipeline]
-        )
+            "SELECT w.phase, w.rank, v.found FROM unnest(%s::text[], %s::bigint[], "
+            "%s::{}[], %s::bigint[]) AS w(phase, rank, low, skip) CROSS JOIN LATERAL "
+            "(SELECT array_agg(x ORDER BY x) AS found FROM (SELECT {} AS x FROM {} i "
+            "WHERE i.pipeline = %s AND i.phase = w.phase AND {} AND {} >= w.low "
+            "ORDER BY {} OFFSET w.skip LIMIT 2) s) v"
+        ).format(SQL(low), value[0], self.intervals, condition, value[1], value[1])
+        columns = [list(c) for c in zip(*wanted, strict=True)]
+        rows = self._query(query, [*columns, pipeline])
         return {(phase, int(rank)): list(found) for phase, rank, found in rows}
 
     def _ranked_sqlite(
@@ -131,20 +148,20 @@ class StageStats:
         pipeline: str,
         order: Composable,
         condition: Composable,
-        wanted: list[tuple[str, int]],
+        wanted: list[Lookup],
     ) -> dict[tuple[str, int], list[float]]:
-        """One `LIMIT 2 OFFSET rank` walk of the index a lookup, all in one statement.
+        """One `LIMIT 2 OFFSET skip` walk of the index a lookup, all in one statement.
 
         Times are ordered as their fixed-width UTC text, then turned into epoch
         seconds as `_in_python` does.
         """
         lookup = SQL(
             "SELECT * FROM (SELECT %s, %s, {} FROM {} WHERE pipeline = %s "
-            "AND phase = %s AND {} ORDER BY {} LIMIT 2 OFFSET %s)"
-        ).format(order, self.intervals, condition, order)
+            "AND phase = %s AND {} AND {} >= %s ORDER BY {} LIMIT 2 OFFSET %s)"
+        ).format(order, self.intervals, condition, order, order)
         params: list[Any] = []
-        for phase, rank in wanted:
-            params += [phase, rank, pipeline, phase, rank]
+        for phase, rank, low, skip in wanted:
+            params += [phase, rank, pipeline, phase, low, skip]
         rows = self._query(SQL(" UNION ALL ").join([lookup] * len(wanted)), params)
         found: dict[tuple[str, int], list[Any]] = {}
         for phase, rank, x in rows:
@@ -164,18 +181,18 @@ class StageStats:
         self, condition: Composable, params: list[Any]
     ) -> dict[str, Stats]:
         query = SQL(
-            "SELECT phase, count(duration_seconds), avg(duration_seconds), "
+            "SELECT phase, count(duration_seconds), {}, "
             "percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds), "
             "percentile_cont(0.9) WITHIN GROUP (ORDER BY duration_seconds), "
             "count(*) FILTER (WHERE exited_at IS NULL), "
             "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM "
             "entered_at)) FILTER (WHERE exited_at IS NULL) "
             "FROM {}{} GROUP BY phase"
-        ).format(self.intervals, condition)
+        ).format(SQL(micros_sum(True)), self.intervals, condition)
         return {
             r[0]: (
                 int(r[1]),
-                _float(r[2]),
+                mean_of_micros(int(r[2]), int(r[1])),
                 _float(r[3]),
                 _float(r[4]),
                 int(r[5]),
@@ -203,7 +220,7 @@ class StageStats:
         return {
             phase: (
                 len(values),
-                sum(values) / len(values) if values else None,
+                mean_of_micros(sum(round(v * 1e6) for v in values), len(values)),
                 percentile(values, MEDIAN),
                 percentile(values, P90),
                 len(entered[phase]),
@@ -213,8 +230,36 @@ class StageStats:
         }
 
 
-def _ranks(count: int, fractions: tuple[float, ...]) -> list[int]:
-    return sorted({math.floor((count - 1) * f) for f in fractions})
+def _starts(
+    buckets: dict[tuple[str, bool], list[tuple[int, int]]],
+    is_open: bool,
+    fractions: tuple[float, ...],
+    low: Callable[[int], Any],
+) -> list[Lookup]:
+    """A lookup per wanted rank: from the start of the bucket holding it, skip
+    the phase's values in it that come before the rank."""
+    lookups: list[Lookup] = []
+    for (phase, kind), counted in buckets.items():
+        if kind != is_open:
+            continue
+        count = sum(n for _, n in counted)
+        for rank in sorted({math.floor((count - 1) * f) for f in fractions}):
+            before = 0
+            for bucket, n in counted:
+                if before + n > rank:
+                    lookups.append((phase, rank, low(bucket), rank - before))
+                    break
+                before += n
+    return lookups
+
+
+def _entry_start(bucket: int) -> dt.datetime:
+    return _EPOCH + (bucket * ENTRY_STEP - JULIAN_1970) * _DAY
+
+
+def mean_of_micros(total_us: int, count: int) -> float | None:
+    """The mean duration in seconds from the exact sum of whole microseconds."""
+    return total_us / count / 1e6 if count else None
 
 
 def _interpolate(

@@ -2,7 +2,8 @@
 
 Every report takes `after=<position>` (from a command's answer): it waits, bounded
 by PHASELOG_REPORT_WAIT_SECONDS, until the projections include that position, else
-answers 503 so the client may retry.
+answers 503 so the client may retry. Stale deals come a page at a time, longest
+stale first, like the deal list (`limit`, then `cursor=<next_cursor>`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from api.deps import Auditor, Projected, ReadModels, Tracker
 from api.errors import problem_responses
 from api.schemas.reports import FunnelOut, LostReasonsOut, StaleOut, TimeInStageOut
 from domain.pipeline import Pipeline
+from projections.reports import STALE_CURSOR
 
 router = APIRouter(
     prefix="/v1/reports",
@@ -73,13 +75,33 @@ def time_in_stage(
     return TimeInStageOut.model_validate(asdict(found))
 
 
+class StalePageOut(StaleOut):
+    """A page of stale deals; `next_cursor` asks for the next one (None: the last)."""
+
+    next_cursor: str | None = None
+
+
 @router.get("/stale")
 def stale(
-    pipeline: Selected, reports: ReadModels, tracker: Tracker, owner: Owner = None
-) -> StaleOut:
-    """Open deals longer in their phase than the phase's stale threshold."""
-    rows = reports.stale(pipeline, now=tracker.clock(), owner=owner)
-    return StaleOut(pipeline=pipeline.id, data=[deal_row_out(row) for row in rows])
+    pipeline: Selected,
+    reports: ReadModels,
+    tracker: Tracker,
+    owner: Owner = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=STALE_CURSOR, description="next_cursor of the previous page"),
+    ] = None,
+) -> StalePageOut:
+    """Open deals past their phase's stale threshold, longest stale first, paged."""
+    page = reports.stale(
+        pipeline, now=tracker.clock(), owner=owner, limit=limit, cursor=cursor
+    )
+    return StalePageOut(
+        pipeline=pipeline.id,
+        data=[deal_row_out(row) for row in page.rows],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get("/lost-reasons")

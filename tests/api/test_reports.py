@@ -91,6 +91,27 @@ def test_stale_and_lost_reasons(client: TestClient) -> None:
     assert lost["reasons"] == [{"reason": "price", "count": 1}]
 
 
+def test_stale_deals_come_in_pages_longest_stale_first(client: TestClient) -> None:
+    for n, contact in enumerate(("dan", "eve", "fay")):
+        client.post(
+            "/v1/actions",
+            json=action(contact_id=contact, occurred_at=f"2024-03-0{n + 1}T09:00:00Z"),
+        )
+    last = client.post("/v1/actions", json=action(contact_id="gus")).json()
+    query = {"pipeline": "nl-tesoro", "after": last["position"], "limit": 3}
+
+    first = client.get("/v1/reports/stale", params=query).json()
+    second = client.get(
+        "/v1/reports/stale", params={**query, "cursor": first["next_cursor"]}
+    ).json()
+    bad = client.get("/v1/reports/stale", params={**query, "cursor": "yesterday"})
+
+    assert [d["contact_id"] for d in first["data"]] == ["dan", "eve", "fay"]
+    assert [d["contact_id"] for d in second["data"]] == ["gus"]
+    assert second["next_cursor"] is None
+    assert (bad.status_code, bad.json()["field"]) == (422, "cursor")
+
+
 def test_reports_name_an_unknown_or_missing_pipeline(client: TestClient) -> None:
     unknown = client.get("/v1/reports/funnel", params={"pipeline": "nope"})
     missing = client.get("/v1/reports/stale")

@@ -124,8 +124,8 @@ def test_time_in_stage_filters_by_entry_period_and_owner(
 def test_stale_lists_open_deals_past_their_phases_threshold(
     tesoro: Pipeline, projector: Projector
 ) -> None:
-    stale_now = projector.reports.stale(tesoro, now=day(30))
-    stale_earlier = projector.reports.stale(tesoro, now=day(25))
+    stale_now = projector.reports.stale(tesoro, now=day(30)).rows
+    stale_earlier = projector.reports.stale(tesoro, now=day(25)).rows
 
     assert [(d.contact_id, d.phase) for d in stale_now] == [
         ("c", "viewing"),  # 21 days allowed, stale since d24
@@ -133,7 +133,7 @@ def test_stale_lists_open_deals_past_their_phases_threshold(
     ]
     assert all(d.stale for d in stale_now)
     assert [d.contact_id for d in stale_earlier] == ["c"]
-    assert projector.reports.stale(tesoro, now=day(30), owner="bob") == []
+    assert projector.reports.stale(tesoro, now=day(30), owner="bob").rows == []
 
 
 def test_lost_reasons_are_counted_per_reason(
