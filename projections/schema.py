@@ -92,6 +92,9 @@ _INDEXES: tuple[tuple[str, str, bool, tuple[str, ...], str], ...] = (
         ("pipeline", "phase", "phase_kind", "reached_phases"),
         "",
     ),
+    # The deal list by pipeline, in its keyset order: no sort of the pipeline's
+    # deals for a page (SQLite sorted 70,000 for each page of 50 at 1 M events).
+    (DEAL_PHASES, "pipeline_deal", False, ("pipeline", "deal_id"), ""),
     (DEAL_PHASES, "contact", False, ("contact_id",), ""),
     (DEAL_PHASES, "object", False, ("object_id",), ""),
     (DEAL_PHASES, "stale", False, ("phase_kind", "stale_at"), ""),
