@@ -24,6 +24,8 @@ from projections.runner import Projector
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
+    from fastapi.telemetry import TelemetryConfig
+
     from domain.pipeline import Pipeline
 
 
@@ -95,6 +97,9 @@ def _file_lock(db_name: str) -> Iterator[None]:
         yield  # closing the file releases the lock
 
 
+TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -125,6 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         summary="Event-sourced phase tracker for sales pipelines",
         lifespan=lifespan,
+        telemetry=None if settings.telemetry else TELEMETRY_OFF,
     )
     app.state.settings = settings
     errors.install(app, settings.max_body_bytes)

@@ -96,7 +96,7 @@ def run_database(
         )
         if imported.voids:
             add(
-                "voids during import (void, one by one)",
+                "voids during import (void_many, per batch)",
                 imported.voids / imported.void_seconds,
                 "voids/s",
                 count=imported.voids,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fastapi.telemetry._asgi import NativeTelemetry
 from fastapi.testclient import TestClient
 
 from api.app import create_app, stop_projector
 from tests.api.conftest import action, bearer
 
 if TYPE_CHECKING:
+    import pytest
+
     from api.settings import Settings
 
 
@@ -116,11 +119,34 @@ def test_openapi_lists_every_route_with_schemas_and_problems(
             if code.startswith("4"):
                 content = response["content"]["application/problem+json"]
                 assert content["schema"]["$ref"].endswith("/Problem")
-    post_action = paths["/v1/actions"]["post"]["responses"]
-    assert {"200", "201", "409", "413", "422"} <= set(post_action)
+    post_action = paths["/v1/actions"]["post"]
+    assert {"200", "201", "409", "413", "422"} <= set(post_action["responses"])
+    body = post_action["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"].endswith("/ActionIn")
+    created = post_action["responses"]["201"]["content"]["application/json"]
+    assert created["schema"]["$ref"].endswith("/ActionOut")
 
 
 def test_openapi_is_served_to_anyone(api_settings: Settings) -> None:
     with TestClient(create_app(api_settings)) as anonymous:
         assert anonymous.get("/openapi.json").status_code == 200
         assert anonymous.get("/v1/pipelines", headers=bearer("x")).status_code == 401
+
+
+def test_fastapi_telemetry_runs_only_when_the_setting_asks_for_it(
+    api_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[bool] = []
+
+    def enabled(self: NativeTelemetry) -> bool:
+        asked.append(bool(self.config["tracing"] or self.config["metrics"]))
+        return False
+
+    monkeypatch.setattr(NativeTelemetry, "enabled", enabled)
+    for telemetry in (False, True):
+        on = api_settings.model_copy(update={"telemetry": telemetry})
+        with TestClient(create_app(on)) as client:
+            client.get("/healthz")
+
+    assert asked[0] is False
+    assert asked[-1] is True
