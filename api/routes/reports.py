@@ -75,12 +75,6 @@ def time_in_stage(
     return TimeInStageOut.model_validate(asdict(found))
 
 
-class StalePageOut(StaleOut):
-    """A page of stale deals; `next_cursor` asks for the next one (None: the last)."""
-
-    next_cursor: str | None = None
-
-
 @router.get("/stale")
 def stale(
     pipeline: Selected,
@@ -92,12 +86,12 @@ def stale(
         str | None,
         Query(pattern=STALE_CURSOR, description="next_cursor of the previous page"),
     ] = None,
-) -> StalePageOut:
+) -> StaleOut:
     """Open deals past their phase's stale threshold, longest stale first, paged."""
     page = reports.stale(
         pipeline, now=tracker.clock(), owner=owner, limit=limit, cursor=cursor
     )
-    return StalePageOut(
+    return StaleOut(
         pipeline=pipeline.id,
         data=[deal_row_out(row) for row in page.rows],
         next_cursor=page.next_cursor,

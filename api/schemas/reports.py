@@ -42,10 +42,12 @@ class TimeInStageOut(Schema):
 
 
 class StaleOut(Schema):
-    """Open deals longer in their phase than its `stale_after_days`."""
+    """A page of open deals longer in their phase than its `stale_after_days`,
+    longest stale first; `next_cursor` asks for the next page (None: the last)."""
 
     pipeline: str
     data: list[DealOut]
+    next_cursor: str | None = None
 
 
 class LostReasonOut(Schema):
