@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from api.app import open_tracker
 from api.cli import app
 from domain.definitions import PRESETS_DIR
+from projections.aggregates import STAGE_COUNTS
 from projections.keys import KeyStore
 from projections.runner import Projector
 from projections.schema import DEAL_PHASES
@@ -155,18 +156,28 @@ def test_demo_then_replay_then_verify(service: PhaseTracker) -> None:
     assert verified.exit_code == 0, verified.output
 
 
-def test_verify_fails_on_a_row_altered_by_hand(service: PhaseTracker) -> None:
+@pytest.mark.parametrize(
+    ("table_name", "change", "says"),
+    [
+        (DEAL_PHASES, "phase = 'tampered'", "differences"),
+        (STAGE_COUNTS, "intervals = intervals + 1", "stage_counts"),
+    ],
+    ids=["row", "count"],
+)
+def test_verify_fails_on_a_row_or_count_altered_by_hand(
+    service: PhaseTracker, table_name: str, change: str, says: str
+) -> None:
     runner.invoke(app, ["demo", "--actions", "30"])
     projector = Projector(service)
     projector.catch_up()
-    table = projector.schema.table(DEAL_PHASES, projector.status().generation)
+    table = projector.schema.table(table_name, projector.status().generation)
     with projector.store.write() as tx:
-        tx.execute(SQL("UPDATE {} SET phase = 'tampered'").format(table))
+        tx.execute(SQL("UPDATE {} SET " + change).format(table))
 
     result = runner.invoke(app, ["verify"])
 
     assert result.exit_code == 1
-    assert "differences" in result.output
+    assert says in result.output
 
 
 def test_rebuild_and_errors_are_one_line(service: PhaseTracker) -> None:
