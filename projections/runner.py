@@ -143,7 +143,7 @@ class Projector:
             self._thread.join()
             self._thread = None
         if self._sweeping is not None:
-            self._sweeping.join()  # it stops between two deals
+            self._sweeping.join()  # it stops between two chunks of deals
             self._sweeping = None
 
     def _loop(self) -> None:
