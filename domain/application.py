@@ -16,8 +16,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+)
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
 from domain.batch import BatchWriter
 from domain.catalog import PipelineHistory, catalog_id_for
@@ -130,6 +135,26 @@ class PhaseTracker(Application[uuid.UUID]):
             self.group_commit.close()
         self.batches.close()
         super().close()
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[uuid.UUID]]:
+        """`Application.save` for our own aggregates, without its Protocol checks.
+
+        The library asks `isinstance(obj, <runtime Protocol>)` twice per
+        aggregate, ~18 us on Python 3.11: a tenth of group commit's own CPU.
+        """
+        processing = ProcessingEvent[uuid.UUID]()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing.events.extend(obj.collect_events())
+                processing.aggregates[obj.id] = obj
+            else:
+                processing.collect_events(obj)
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # the library's deprecated hook, as it does
+        return recordings
 
     # -- pipelines -----------------------------------------------------------
 

@@ -134,9 +134,6 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
                 "deal_id uuid NOT NULL, digest text NOT NULL)"
             ).format(schema, Identifier(ACTION_KEYS))
         )
-        self._insert_key = SQL(
-            "INSERT INTO {0}.{1} (action_id, deal_id, digest) VALUES (%s, %s, %s)"
-        ).format(schema, Identifier(ACTION_KEYS))
         self._find_key = SQL(
             "SELECT deal_id, digest FROM {0}.{1} WHERE action_id = %s"
         ).format(schema, Identifier(ACTION_KEYS))
@@ -155,6 +152,17 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
             "AND e.originator_version > v.after OFFSET 0) AS s "
             "ORDER BY s.originator_id, s.originator_version"
         ).format(schema, Identifier(self.events_table_name))
+        # Binary arrays, one per column: psycopg dumps them in C, where the
+        # library's array of a composite type is dumped as text in Python.
+        self._insert_rows = SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(schema, Identifier(self.events_table_name))
+        self._insert_keys = SQL(
+            "INSERT INTO {0}.{1} (action_id, deal_id, digest) "
+            "SELECT * FROM unnest(%b::text[], %b::uuid[], %b::text[])"
+        ).format(schema, Identifier(ACTION_KEYS))
         self._copy_keys = SQL(
             "COPY {0}.{1} (action_id, deal_id, digest) FROM STDIN"
         ).format(schema, Identifier(ACTION_KEYS))
@@ -234,7 +242,30 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
         super()._insert_events(curs, stored_events, **kwargs)
         keys: list[ActionKey] = kwargs.get("action_keys") or []
         if keys:
-            curs.executemany(self._insert_key, keys)
+            curs.execute(self._insert_keys, [list(c) for c in zip(*keys, strict=True)])
+
+    def _insert_stored_events(
+        self,
+        curs: Cursor[DictRow],
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> None:
+        """The library's statement, fed one binary array per column.
+
+        Group commit saves a few dozen events at a time: dumping the library's
+        array of composite values took a quarter of its thread's CPU.
+        """
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            self._insert_rows,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+        )
 
     def find_action(self, action_id: str) -> tuple[uuid.UUID, str] | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
