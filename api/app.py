@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.auth import warn_open
+from api.fast_path import PhaselogAPI
 from api.routes import actions, deals, health, pipelines, projections, reports
 from api.settings import Settings, eventsourcing_env
 from domain.application import PhaseTracker
@@ -125,7 +126,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             tracker.close()
 
-    app = FastAPI(
+    app = PhaselogAPI(
         title="phaselog",
         version="1",
         summary="Event-sourced phase tracker for sales pipelines",

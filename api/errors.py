@@ -117,24 +117,26 @@ def validation_problem(error: RequestValidationError) -> Problem:
     return problem(422, detail, first).model_copy(update={"errors": items})
 
 
-def install(app: FastAPI, max_body_bytes: int) -> None:
-    async def on_domain(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, PhaselogError)
+def problem_response(error: Exception) -> JSONResponse | None:
+    """The problem answer for an error the API expects; None for any other."""
+    if isinstance(error, PhaselogError):
         body = problem_for(error)
-        headers = {"Retry-After": "1"} if body.status == 503 else None
-        return respond(body, headers)
-
-    async def on_validation(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, RequestValidationError)
+        return respond(body, {"Retry-After": "1"} if body.status == 503 else None)
+    if isinstance(error, RequestValidationError):
         return respond(validation_problem(error))
-
-    async def on_http(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, HTTPException)
+    if isinstance(error, HTTPException):
         return respond(problem(error.status_code, str(error.detail)), error.headers)
+    return None
 
-    app.add_exception_handler(PhaselogError, on_domain)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(HTTPException, on_http)
+
+def install(app: FastAPI, max_body_bytes: int) -> None:
+    async def on_error(request: Request, error: Exception) -> JSONResponse:
+        response = problem_response(error)
+        assert response is not None
+        return response
+
+    for kind in (PhaselogError, RequestValidationError, HTTPException):
+        app.add_exception_handler(kind, on_error)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
 
@@ -149,10 +151,17 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        body = await self.read(scope, receive)
+        if body is None:
+            await self.refuse(scope, receive, send)
+            return
+        await self.app(scope, replaying(body, receive), send)
+
+    async def read(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The whole body, or None once it is larger than `max_bytes`."""
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
-            return
+            return None
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -163,24 +172,27 @@ class BodyLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
+                return None
             more = message.get("more_body", False)
-        body = b"".join(chunks)
-        sent = False
+        return b"".join(chunks)
 
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"the request body is larger than {self.max_bytes} bytes"
         await respond(problem(413, detail, "body"))(scope, receive, send)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands out `body` (already read) once, then the real one."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

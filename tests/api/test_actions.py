@@ -172,3 +172,31 @@ def test_void_errors_name_their_field(
 
     assert response.status_code == status
     assert response.json()["field"] == field
+
+
+def test_other_methods_on_the_actions_path_still_reach_the_router(
+    client: TestClient,
+) -> None:
+    response = client.get("/v1/actions")
+
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_unexpected_failure_while_logging_is_raised_and_the_next_request_works(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = client.app.state.tracker  # type: ignore[attr-defined]
+    with monkeypatch.context() as patched:
+        patched.setattr(tracker, "group_commit", None)
+        patched.setattr(tracker, "log_one", _broken)
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            client.post("/v1/actions", json=action(action_id="a-broken"))
+
+    response = client.post("/v1/actions", json=action(action_id="a-broken"))
+
+    assert response.status_code == 201
+
+
+def _broken(*_: Any) -> None:
+    raise RuntimeError("disk on fire")
