@@ -35,6 +35,10 @@ def deal_id_for(pipeline: str, contact_id: str, object_id: str | None) -> uuid.U
 class Deal(Aggregate):
     """A deal in one pipeline, pinned to the pipeline version it was opened under."""
 
+    # Not an event's state: the engine's working fold after this object's last
+    # `record`, which `decide` reuses only while it covers every entry.
+    last_decision: Decision | None = None
+
     class Opened(Aggregate.Created):
         pipeline: str
         pipeline_version: int
@@ -141,15 +145,17 @@ class Deal(Aggregate):
     ) -> Decision:
         """Validate `entry` through the engine, then record it as this deal's event.
 
-        `prior`: this deal's previous decision in the same batch, to fold on from.
-        The event is built and applied here directly, as the `@event` methods
-        below would (they still apply stored events): the library's generic
-        trigger costs more than the engine itself on the import path.
+        `prior`: this deal's previous decision, to fold on from; by default the
+        last one this very object made (a cached deal's next action then folds
+        one entry, not its whole history). The event is built and applied here
+        directly, as the `@event` methods below would (they still apply stored
+        events): the library's generic trigger costs more than the engine itself
+        on the import path.
         """
         self.check_pipeline(pipeline)
         version = self.version + 1
         new, event_class, data = _recorded(entry, version, digest)
-        decision = decide(pipeline, self.entries, new, prior)
+        decision = decide(pipeline, self.entries, new, prior or self.last_decision)
         timestamp = _now()
         event = _event(
             event_class,
@@ -164,6 +170,7 @@ class Deal(Aggregate):
         self.version = version
         self.modified_on = timestamp
         self.pending_events.append(event)
+        self.last_decision = decision
         return decision
 
     def check_pipeline(self, pipeline: Pipeline) -> None:

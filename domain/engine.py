@@ -9,7 +9,6 @@ time is always passed in. Every projection and the aggregate call these two.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -161,7 +160,7 @@ class _Fold:
     def __init__(self, pipeline: Pipeline, voided: set[str | None]) -> None:
         self.pipeline = pipeline
         self.voided = voided
-        self.counts: Counter[str] = Counter()
+        self.counts: dict[str, int] = {}  # a Counter copies ~10x slower
         self.phase: str | None = None
         self.kind: PhaseKind | None = None
         self.phase_since: dt.datetime | None = None
@@ -177,9 +176,9 @@ class _Fold:
 
     def copy(self) -> _Fold:
         """A fold to go on from; this one stays as it is."""
-        other = _Fold(self.pipeline, self.voided)
+        other = _Fold.__new__(_Fold)  # __init__ would only be overwritten
         other.__dict__.update(self.__dict__)
-        other.counts = Counter(self.counts)
+        other.counts = dict(self.counts)
         other.intervals = list(self.intervals)
         other.steps = list(self.steps)
         return other
@@ -252,7 +251,7 @@ def _owner(owner: str | None, entry: Entry) -> str | None:
 
 
 def _target(
-    pipeline: Pipeline, state: _Fold, entry: Entry, counts: Counter[str]
+    pipeline: Pipeline, state: _Fold, entry: Entry, counts: dict[str, int]
 ) -> tuple[str | None, str]:
     """Where this entry takes the deal, or None and why it stays."""
     current = state.phase
@@ -263,7 +262,7 @@ def _target(
         return _expiry_target(pipeline, state, entry)
     kind = entry.type
     assert kind is not None
-    nth = counts[kind] = counts[kind] + 1
+    nth = counts[kind] = counts.get(kind, 0) + 1
     outcome = entry.outcome
     for rule in pipeline.action(kind).rules:
         if rule.outcome is not None and rule.outcome != outcome:

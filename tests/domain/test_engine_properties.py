@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.engine import Entry, replay
+from domain.deal import Deal
+from domain.engine import Entry, decide, replay
+from domain.errors import InvalidCommand
 from tests.helpers.deal_story import START, presets
 
 if TYPE_CHECKING:
@@ -116,3 +118,26 @@ def test_intervals_are_contiguous_non_overlapping_and_only_the_last_is_open(
     assert last.exited_at is None
     assert (state.phase, state.phase_since) == (last.phase, last.entered_at)
     assert state.kind == pipeline.phase(last.phase).kind
+
+
+@settings(deadline=None)
+@given(histories(), st.lists(st.booleans(), min_size=25, max_size=25))
+def test_a_deal_that_folds_on_from_its_last_decision_decides_as_a_fresh_fold(
+    history: History, writers: list[bool]
+) -> None:
+    """Two copies of one deal take turns recording (two server processes); each
+    applies the other's events, so a kept fold goes stale and must not be used."""
+    pipeline, entries = history
+    copies = [Deal.open(pipeline.id, pipeline.version, "c-1", None) for _ in "ab"]
+    copies[1].version = 1  # the same deal, its opening already stored
+    for entry, second in zip(entries, writers, strict=False):
+        deal, other = copies[second], copies[not second]
+        before = list(deal.entries)
+        try:
+            decision = deal.record(pipeline, entry)  # from deal.last_decision
+        except InvalidCommand:
+            continue
+        deal.pending_events[-1].mutate(other)
+        fresh = decide(pipeline, before, deal.entries[-1])
+        assert decision.after == fresh.after == replay(pipeline, deal.entries)
+        assert decision.step == fresh.step

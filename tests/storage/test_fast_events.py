@@ -112,9 +112,11 @@ def test_every_kind_of_event_stores_the_same_bytes_as_the_library(
     ]:  # fmt: skip
         fast.record(pipeline, entry, digest)
 
-    # Step: same aggregate, same pending events, same stored bytes.
-    assert {k: v for k, v in vars(fast).items() if k != "_pending_events"} == {
-        k: v for k, v in vars(slow).items() if k != "_pending_events"
+    # Step: same aggregate, same pending events, same stored bytes (the engine's
+    # working fold that `record` keeps is a cache, not the aggregate's state).
+    transient = ("_pending_events", "last_decision")
+    assert {k: v for k, v in vars(fast).items() if k not in transient} == {
+        k: v for k, v in vars(slow).items() if k not in transient
     }
     assert [type(e) for e in fast.pending_events] == [
         type(e) for e in slow.pending_events
