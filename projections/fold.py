@@ -3,6 +3,10 @@
 A deal's rows are always the fold of its whole history up to a position, never a
 patch of the previous rows, so a back-dated action simply re-derives them. The
 runner, the rebuild and `verify` all fold through `Folder.fold`.
+
+The live runner's histories come from its page where they can: a deal it folded
+recently is remembered with the version of its last event, and a page that holds
+the next versions only needs those decoded (`Folder.follow`).
 """
 
 from __future__ import annotations
@@ -10,18 +14,21 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL
 
 from domain.engine import Entry, expiry_due, replay
 from projections.decode import DEAL_TOPICS as DEAL_TOPICS  # re-exported
-from projections.decode import OPENED_TOPIC, Decoder
+from projections.decode import OPENED_TOPIC, Decoder, Opening
+from projections.delta import Recent
 from projections.store import Row, chunks
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
+
+    from eventsourcing.persistence import Notification
 
     from domain.application import PhaseTracker
     from projections.store import Store
@@ -39,6 +46,20 @@ class DealHistory:
     contact_id: str
     object_id: str | None
     entries: list[Entry]
+    seen: int = 0  # the version of the deal's last event in `entries`
+
+    @classmethod
+    def opened(cls, opening: Opening, seen: int = 0) -> DealHistory:
+        """The history of a deal that has just its opening event."""
+        return cls(
+            deal_id=opening.deal_id,
+            pipeline=opening.pipeline,
+            version=opening.version,
+            contact_id=opening.contact_id,
+            object_id=opening.object_id,
+            entries=[],
+            seen=seen,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +78,76 @@ class Folder:
         self.tracker = tracker
         self.store = store
         self.decoder = Decoder(tracker.mapper)
+        # Histories of deals the live runner folded lately, by deal.
+        self.recent: Recent[uuid.UUID, DealHistory] = Recent()
         self._select = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {} "
         ).format(store.events)
 
     # -- reading -----------------------------------------------------------------
 
-    def load(self, deal_ids: Iterable[uuid.UUID], upto: int) -> list[Folded]:
-        """The given deals folded over their events up to position `upto`."""
-        folded: list[Folded] = []
+    def follow(
+        self, notifications: Sequence[Notification], upto: int
+    ) -> tuple[list[Folded], set[uuid.UUID]]:
+        """The deals a page of notifications touches, folded up to `upto`, and
+        those it opens (they have no rows yet).
+
+        Notification ids follow commit order, so the page holds every event of
+        its deals after the position it was read from. A deal opened in the page,
+        or remembered at the version just before its first event in the page, is
+        completed from the page alone; any other deal is read from the table.
+        """
+        events: dict[uuid.UUID, list[Notification]] = {}
+        for n in notifications:
+            if n.topic in DEAL_TOPICS:
+                events.setdefault(n.originator_id, []).append(n)  # type: ignore[arg-type]
+        histories: list[DealHistory] = []
+        unknown: list[uuid.UUID] = []
+        opened: set[uuid.UUID] = set()
+        for deal_id, page in events.items():
+            history = self._extended(deal_id, page)
+            if history is None:
+                unknown.append(deal_id)
+                continue
+            if page[0].topic == OPENED_TOPIC:
+                opened.add(deal_id)
+            histories.append(history)
+        histories.extend(self.read(unknown, upto))
+        recent = self.recent
+        for history in histories:
+            recent.put(history.deal_id, history)
+        return [self.fold(h) for h in histories], opened
+
+    def _extended(
+        self, deal_id: uuid.UUID, page: list[Notification]
+    ) -> DealHistory | None:
+        """The remembered history with the page's events, or None to read it."""
+        first = page[0]
+        if first.topic == OPENED_TOPIC and first.originator_version == 1:
+            opening = self.decoder.opening(deal_id, 1, first.topic, first.state)
+            base = DealHistory.opened(opening, seen=1)
+            page = page[1:]
+        else:
+            remembered = self.recent.get(deal_id)
+            if remembered is None:
+                return None
+            base = remembered
+            # The remembered rows hold this very UUID: comparing them with the
+            # new rows then takes the identity shortcut, not `UUID.__eq__`.
+            deal_id = base.deal_id
+        seen = base.seen
+        for n in page:
+            seen += 1
+            if n.originator_version != seen or n.topic == OPENED_TOPIC:
+                return None  # a gap, or a page from before what we remember
+        entry = self.decoder.entry
+        added = [entry(deal_id, n.originator_version, n.topic, n.state) for n in page]
+        # A new list: `base` may be remembered, and stays as it was.
+        return replace(base, entries=base.entries + added, seen=seen)
+
+    def read(self, deal_ids: Iterable[uuid.UUID], upto: int) -> list[DealHistory]:
+        """The given deals' histories read from the event table up to `upto`."""
+        histories: list[DealHistory] = []
         for chunk in chunks(sorted(deal_ids)):
             values = [self._stored_id(i) for i in chunk]
             condition, params = self.store.any_of(SQL("originator_id"), values)
@@ -75,8 +157,8 @@ class Folder:
             with self.store.read() as tx:
                 tx.execute(query, [*params, upto])
                 rows = tx.fetchall()
-            folded.extend(self.fold(h) for h in self.histories(rows))
-        return folded
+            histories.extend(self.histories(rows))
+        return histories
 
     def scan(
         self, upto: int, page_size: int, ids: IdRange = (None, None)
@@ -152,17 +234,11 @@ class Folder:
                 continue  # pipeline versions live in the same log
             if topic == OPENED_TOPIC:
                 if current is not None:
+                    current.seen = last
                     yield current
                 deal_id = self._uuid(originator_id)  # once per deal, not per event
                 opening = decoder.opening(deal_id, version, topic, bytes(state))
-                current = DealHistory(
-                    deal_id=deal_id,
-                    pipeline=opening.pipeline,
-                    version=opening.version,
-                    contact_id=opening.contact_id,
-                    object_id=opening.object_id,
-                    entries=[],
-                )
+                current = DealHistory.opened(opening)
             else:
                 # A deal's versions follow on from its opening without a gap, so
                 # an event of another deal cannot pass for one of this deal (a
@@ -172,6 +248,7 @@ class Folder:
                 current.entries.append(entry)
             last = version
         if current is not None:
+            current.seen = last
             yield current
 
     def _stored_id(self, value: uuid.UUID) -> Any:

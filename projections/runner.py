@@ -14,7 +14,6 @@ import time
 from typing import TYPE_CHECKING
 
 from projections import rebuild as rebuilding
-from projections.decode import DEAL_TOPICS
 from projections.fold import Folder
 from projections.models import ProjectionStatus
 from projections.reports import Reports
@@ -104,10 +103,14 @@ class Projector:
         if not notifications:
             return 0
         last = notifications[-1].id
-        touched = {n.originator_id for n in notifications if n.topic in DEAL_TOPICS}
-        folded = self.folder.load(touched, upto=last) if touched else []  # type: ignore[arg-type]
+        folded, opened = self.folder.follow(notifications, upto=last)
         written = self.writer.write(
-            generation, state=state, expected=position, position=last, folded=folded
+            generation,
+            state=state,
+            expected=position,
+            position=last,
+            folded=folded,
+            fresh=opened,
         )
         if not written:
             return None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL
 
+from projections.delta import Changes, Recent, changes
 from projections.schema import (
     DEAL_COLUMNS,
     DEAL_PHASES,
@@ -13,14 +15,14 @@ from projections.schema import (
     PHASE_INTERVALS,
     TIME_COLUMNS,
 )
-from projections.store import chunks
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    import uuid
+    from collections.abc import Collection, Sequence
 
     from projections.fold import Folded
     from projections.schema import Schema
-    from projections.store import Store, Tx
+    from projections.store import Row, Store, Tx
 
 
 class PageWriter:
@@ -29,6 +31,13 @@ class PageWriter:
     The tracking row is locked first and its position compared with the one the
     page was read after: if another writer got there first, nothing is written, so
     a page can never be applied twice.
+
+    A page writes only what changed: the writer remembers the rows it last wrote
+    of recent deals and the (generation, position) its last page left. The lock
+    shows whether anyone wrote since (another process took over, a rebuild
+    swapped, a page failed): only if the position is still ours do the
+    remembered rows stand for the stored ones; else every touched deal is
+    replaced whole and the memory starts again. It changes only after a commit.
     """
 
     def __init__(self, store: Store, schema: Schema) -> None:
@@ -41,6 +50,11 @@ class PageWriter:
             )
             for columns in (DEAL_COLUMNS, INTERVAL_COLUMNS)
         )
+        self.written: Recent[uuid.UUID, Folded] = Recent()
+        self._left: tuple[int, int] | None = None  # where our last page left
+        # A rebuild catches its generation up from its own thread while the live
+        # runner writes pages: the memory is one, so its pages take turns.
+        self._memory = threading.Lock()
 
     def write(
         self,
@@ -50,19 +64,29 @@ class PageWriter:
         expected: int,
         position: int,
         folded: Sequence[Folded],
-        replace: bool = True,
+        fresh: Collection[uuid.UUID] = (),
         progress: float | None = None,
     ) -> bool:
-        """Write `folded` into `generation` if it is still at `expected`."""
-        rows = self._rows(folded)
-        with self.store.write() as tx:
-            if self.schema.lock(tx, generation) != (state, expected):
-                return False
-            if replace:
-                self._delete(tx, generation, [f.deal_id for f in folded])
-            self._insert(tx, generation, rows)
-            self.on_rows_written()
-            self.schema.advance(tx, generation, position, progress)
+        """Write `folded` into `generation` if it is still at `expected`.
+
+        `fresh` deals were opened after `expected`: they have no rows to replace.
+        """
+        with self._memory:
+            ours = self._left == (generation, expected)
+            plan = changes(folded, self.written if ours else None, fresh)
+            deals, intervals = self._rows(plan.deal_rows, plan.interval_rows)
+            with self.store.write() as tx:
+                if self.schema.lock(tx, generation) != (state, expected):
+                    return False
+                self._remove(tx, generation, plan)
+                self._insert(tx, generation, (deals, intervals))
+                self.on_rows_written()
+                self.schema.advance(tx, generation, position, progress)
+            if not ours:
+                self.written.clear()
+            for deal in folded:
+                self.written.put(deal.deal_id, deal)
+            self._left = (generation, position)
         return True
 
     def load(self, generation: int, folded: Sequence[Folded]) -> None:
@@ -71,18 +95,18 @@ class PageWriter:
         The rebuild alone writes there (under its lock) and moves the position
         when the whole scan is in, so concurrent loaders need no tracking row.
         """
-        rows = self._rows(folded)
+        rows = self._rows(
+            [f.deal for f in folded], [r for f in folded for r in f.intervals]
+        )
         with self.store.write() as tx:
             self._insert(tx, generation, rows)
 
     def _rows(
-        self, folded: Sequence[Folded]
+        self, deals: Sequence[Row], intervals: Sequence[Row]
     ) -> tuple[list[Sequence[Any]], list[Sequence[Any]]]:
         """Deal rows and interval rows, bound before any transaction opens."""
         bind_deal, bind_interval = self._bind_deal, self._bind_interval
-        deals = [bind_deal(f.deal) for f in folded]
-        intervals = [bind_interval(row) for f in folded for row in f.intervals]
-        return deals, intervals
+        return [bind_deal(r) for r in deals], [bind_interval(r) for r in intervals]
 
     def _insert(
         self,
@@ -91,19 +115,54 @@ class PageWriter:
         rows: tuple[list[Sequence[Any]], list[Sequence[Any]]],
     ) -> None:
         deals, intervals = rows
-        tx.insert(self.schema.table(DEAL_PHASES, generation), DEAL_COLUMNS, deals)
-        tx.insert(
-            self.schema.table(PHASE_INTERVALS, generation), INTERVAL_COLUMNS, intervals
-        )
+        # An empty COPY still runs the count tables' statement triggers.
+        if deals:
+            tx.insert(self.schema.table(DEAL_PHASES, generation), DEAL_COLUMNS, deals)
+        if intervals:
+            tx.insert(
+                self.schema.table(PHASE_INTERVALS, generation),
+                INTERVAL_COLUMNS,
+                intervals,
+            )
 
     def on_rows_written(self) -> None:
         """Runs in the transaction before the position moves: a seam for tests."""
 
-    def _delete(self, tx: Tx, generation: int, deal_ids: Sequence[object]) -> None:
-        for name in (DEAL_PHASES, PHASE_INTERVALS):
-            table = self.schema.table(name, generation)
-            for chunk in chunks(deal_ids):
-                condition, params = self.store.any_of(Identifier("deal_id"), chunk)
+    def _remove(self, tx: Tx, generation: int, plan: Changes) -> None:
+        """Delete the deal rows `plan` replaces, and each cut deal's intervals
+        from its first changed seq on."""
+        deals = self.schema.table(DEAL_PHASES, generation)
+        intervals = self.schema.table(PHASE_INTERVALS, generation)
+        if self.store.postgres:
+            # One statement a table, so each count trigger runs once a page, and
+            # one index probe a deal: as a plain join or `= ANY` the planner,
+            # without statistics (autovacuum is off), scans the whole table.
+            if plan.deals:
+                tx.execute(_PG_REMOVE.format(deals, _PG_DEAL, SQL("")), [plan.deals])
+            if plan.intervals:
                 tx.execute(
-                    SQL("DELETE FROM {} WHERE {}").format(table, condition), params
+                    _PG_REMOVE.format(intervals, _PG_CUT, _FROM_SEQ),
+                    [[d for d, _ in plan.intervals], [s for _, s in plan.intervals]],
                 )
+            return
+        bind = self.store.bind
+        tx.executemany(
+            SQL("DELETE FROM {} WHERE deal_id = %s").format(deals),
+            [(bind(d),) for d in plan.deals],
+        )
+        tx.executemany(
+            SQL("DELETE FROM {} WHERE deal_id = %s AND seq >= %s").format(intervals),
+            [(bind(d), seq) for d, seq in plan.intervals],
+        )
+
+
+# The rows to delete found by a probe a deal (OFFSET 0 keeps the LATERAL subquery
+# whole), deleted by their row ids.
+_PG_REMOVE = SQL(
+    "DELETE FROM {0} WHERE ctid = ANY(ARRAY(SELECT r.ctid FROM {1} "
+    "CROSS JOIN LATERAL (SELECT ctid FROM {0} AS x WHERE x.deal_id = c.deal_id{2} "
+    "OFFSET 0) AS r))"
+)
+_PG_DEAL = SQL("unnest(%s::uuid[]) AS c(deal_id)")
+_PG_CUT = SQL("unnest(%s::uuid[], %s::integer[]) AS c(deal_id, seq)")
+_FROM_SEQ = SQL(" AND x.seq >= c.seq")

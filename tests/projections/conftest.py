@@ -1,4 +1,5 @@
-"""Helpers for projection tests: a dated story of actions and a look at the rows."""
+"""Helpers for projection tests: a dated story of actions, a look at the rows and
+at the counts, and a writer that dies mid-page."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from projections.schema import (
     INTERVAL_COLUMNS,
     PHASE_INTERVALS,
 )
+from projections.writer import PageWriter
 from tests.helpers.clock import day
 
 if TYPE_CHECKING:
@@ -23,7 +25,11 @@ if TYPE_CHECKING:
 
     from domain.application import PhaseTracker
     from domain.commands import Result
-    from projections.store import Row
+    from domain.pipeline import Pipeline
+    from projections.schema import Schema
+    from projections.store import Row, Store
+
+EARLY = day(-1000)  # a period filter that keeps every row: the rows' own path
 
 
 def log(
@@ -67,6 +73,35 @@ def rows(projector: Projector) -> tuple[list[Row], list[Row]]:
             )
             found.append([loaded(store, columns, raw) for raw in tx.fetchall()])
     return found[0], found[1]
+
+
+def same_as_from_the_rows(projector: Projector, pipeline: Pipeline) -> None:
+    """The whole-pipeline reports (read from the counts) equal the same reports
+    counted from the rows."""
+    reports = projector.reports
+    assert reports.funnel(pipeline) == reports.funnel(pipeline, since=EARLY)
+    now = day(40)
+    whole = reports.time_in_stage(pipeline, now=now)
+    assert whole == reports.time_in_stage(pipeline, now=now, since=EARLY)
+    assert any(s.count and s.current for s in whole.phases)
+
+
+class Crash(Exception):
+    """A process dying between writing a page's rows and committing them."""
+
+
+class CrashingWriter(PageWriter):
+    """A fake writer that dies inside its `crash_on`-th page transaction."""
+
+    def __init__(self, store: Store, schema: Schema, crash_on: int) -> None:
+        super().__init__(store, schema)
+        self.crash_on = crash_on
+        self.pages = 0
+
+    def on_rows_written(self) -> None:
+        self.pages += 1
+        if self.pages == self.crash_on:
+            raise Crash
 
 
 @pytest.fixture

@@ -9,13 +9,10 @@ from psycopg.sql import SQL
 from domain.commands import MoveDeal, VoidAction
 from projections.aggregates import FUNNEL_COUNTS, STAGE_COUNTS
 from projections.runner import Projector
-from tests.projections.conftest import day, log
+from tests.projections.conftest import day, log, same_as_from_the_rows
 
 if TYPE_CHECKING:
     from domain.application import PhaseTracker
-    from domain.pipeline import Pipeline
-
-EARLY = day(-1000)  # a period filter that keeps every row: the rows' own path
 
 
 def _story(tracker: PhaseTracker) -> None:
@@ -36,15 +33,6 @@ def _story(tracker: PhaseTracker) -> None:
     log(tracker, "c7", "deal_lost", 11, lost_reason="price")
 
 
-def _same_as_from_the_rows(projector: Projector, pipeline: Pipeline) -> None:
-    reports = projector.reports
-    assert reports.funnel(pipeline) == reports.funnel(pipeline, since=EARLY)
-    now = day(40)
-    whole = reports.time_in_stage(pipeline, now=now)
-    assert whole == reports.time_in_stage(pipeline, now=now, since=EARLY)
-    assert any(s.count and s.current for s in whole.phases)
-
-
 def test_whole_pipeline_reports_equal_the_same_reports_counted_from_the_rows(
     tracker: PhaseTracker, projector: Projector
 ) -> None:
@@ -52,11 +40,11 @@ def test_whole_pipeline_reports_equal_the_same_reports_counted_from_the_rows(
     _story(tracker)
     projector.catch_up()
     pipeline = tracker.pipeline("nl-tesoro")
-    _same_as_from_the_rows(projector, pipeline)
+    same_as_from_the_rows(projector, pipeline)
 
     # Step: a rebuild fills the counts of the new generation in one go.
     projector.rebuild()
-    _same_as_from_the_rows(projector, pipeline)
+    same_as_from_the_rows(projector, pipeline)
     assert projector.verify() == []
 
 
@@ -80,7 +68,7 @@ def test_a_database_from_before_the_counts_gets_them_when_opened(
     reopened.catch_up()
 
     assert reopened.reports.funnel(pipeline) != expected  # c8 moved on
-    _same_as_from_the_rows(reopened, pipeline)
+    same_as_from_the_rows(reopened, pipeline)
     assert reopened.verify() == []
     reopened.stop()
 

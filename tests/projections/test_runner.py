@@ -8,33 +8,12 @@ import pytest
 
 from domain.commands import VoidAction
 from projections.runner import Projector
-from projections.writer import PageWriter
-from tests.projections.conftest import day, log, rows
+from tests.projections.conftest import Crash, CrashingWriter, day, log, rows
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from domain.application import PhaseTracker
-    from projections.schema import Schema
-    from projections.store import Store
-
-
-class Crash(Exception):
-    """A process dying between writing a page's rows and committing them."""
-
-
-class CrashingWriter(PageWriter):
-    """A fake writer that dies inside its `crash_on`-th page transaction."""
-
-    def __init__(self, store: Store, schema: Schema, crash_on: int) -> None:
-        super().__init__(store, schema)
-        self.crash_on = crash_on
-        self.pages = 0
-
-    def on_rows_written(self) -> None:
-        self.pages += 1
-        if self.pages == self.crash_on:
-            raise Crash
 
 
 def _twelve_deals(tracker: PhaseTracker) -> None:
