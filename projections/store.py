@@ -20,6 +20,8 @@ from psycopg import IsolationLevel
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Identifier
 
+from projections.recorders import writer_lock
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
@@ -306,8 +308,12 @@ class SQLiteStore(Store):
     @contextmanager
     def write(self) -> Iterator[Tx]:
         # IMMEDIATE takes the write lock up front: two writers cannot both read
-        # the same tracking position and then both commit a page.
-        with self._transaction("BEGIN IMMEDIATE", writer=True) as tx:
+        # the same tracking position and then both commit a page. Writers queue
+        # on the recorder's lock first (see `WriterLock`).
+        with (
+            writer_lock(self.datastore.pool.db_name).held(),
+            self._transaction("BEGIN IMMEDIATE", writer=True) as tx,
+        ):
             yield tx
 
     def snapshot(self) -> AbstractContextManager[Tx]:
