@@ -51,6 +51,7 @@ from domain.errors import (
     InvalidCommand,
     PhaselogError,
     UnknownPipeline,
+    release,
 )
 from domain.group_commit import GroupCommit
 from domain.staging import Plan
@@ -351,7 +352,8 @@ class PhaseTracker(Application[uuid.UUID]):
             ]
             try:
                 recordings = self.save(deal, *(d for d, _ in chained), action_keys=keys)
-            except IntegrityError:
+            except IntegrityError as error:
+                release(error)
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
             position = next(

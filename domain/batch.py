@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from eventsourcing.persistence import IntegrityError
 
 from domain.deal import Deal, deal_id_for
-from domain.errors import ActionConflict, PhaselogError
+from domain.errors import ActionConflict, PhaselogError, release
 from domain.helper import Helper, shared_database
 from domain.staging import DealRejected as DealRejected
 from domain.staging import Plan as Plan
@@ -259,24 +259,26 @@ class BatchWriter:
             if staged.tainted:
                 raise IntegrityError("a staged deal carries a rejected chain event")
             recordings = self.tracker.save(*staged.deals, action_keys=staged.keys)
-        except IntegrityError:
-            if not staged.tainted and attempt < BATCH_ATTEMPTS:
-                # Another process stored one of these deals first (two workers,
-                # one deal). Its transaction has committed, so staging the batch
-                # again reads it; one by one, a busy server fell to 400/s.
-                again(units, attempt + 1)
-            elif not staged.tainted and len(units) > 1:
-                # Still colliding (a big batch meets many deals): halve it, so
-                # the deals nobody else is writing get stored together.
-                half = len(units) // 2
-                again(units[:half], 1)
-                again(units[half:], 1)
-            else:
-                for index in staged.indexes():
-                    answers[index] = alone(index)
+        except IntegrityError as error:
+            release(error)
+        else:
+            self.cache_deals(staged.deals)
+            answer_saved(staged, recordings, answers)
             return
-        self.cache_deals(staged.deals)
-        answer_saved(staged, recordings, answers)
+        if not staged.tainted and attempt < BATCH_ATTEMPTS:
+            # Another process stored one of these deals first (two workers,
+            # one deal). Its transaction has committed, so staging the batch
+            # again reads it; one by one, a busy server fell to 400/s.
+            again(units, attempt + 1)
+        elif not staged.tainted and len(units) > 1:
+            # Still colliding (a big batch meets many deals): halve it, so
+            # the deals nobody else is writing get stored together.
+            half = len(units) // 2
+            again(units[:half], 1)
+            again(units[half:], 1)
+        else:
+            for index in staged.indexes():
+                answers[index] = alone(index)
 
     def stage(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 
 class PhaselogError(Exception):
     """Base of every error phaselog raises on purpose."""
@@ -45,3 +47,15 @@ class ActionConflict(PhaselogError):
 
 class DefinitionError(PhaselogError):
     """A pipeline definition file is broken; the message names file and path."""
+
+
+def release(error: BaseException) -> None:
+    """Let go of what a caught error keeps alive through its traceback.
+
+    The storage library keeps an error it re-raises in a local of the frame that
+    raised it (frame -> error -> traceback -> frame): a cycle that holds a whole
+    batch (deals, decisions, futures) until the cyclic collector finds it. Under
+    conflicts between two server processes that was ~20,000 objects per
+    collection and pauses of 35-88 ms. Clearing the frames' locals breaks it.
+    """
+    traceback.clear_frames(error.__traceback__)

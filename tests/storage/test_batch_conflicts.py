@@ -8,9 +8,12 @@ other worker stored and saves again, all its deals in one transaction.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from typing import TYPE_CHECKING, Any
 
 from domain.commands import LogAction, Result
+from domain.deal import Deal
+from domain.engine import DealState, Decision
 from tests.helpers.clock import T0
 
 if TYPE_CHECKING:
@@ -65,3 +68,34 @@ def test_a_batch_beaten_to_one_deal_is_staged_again_whole(
     assert one_by_one == []
     timeline = ours.timeline(answers[1].deal_id)  # type: ignore[union-attr]
     assert [s.entry.entry_id for s in timeline.steps] == ["b-0", "b-other", "b-ours"]
+
+
+def test_a_lost_race_leaves_no_cycle_holding_the_batch(
+    make_tracker: Callable[..., PhaseTracker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The storage error keeps the frames that raised it: unless they are
+    cleared, deals and decisions wait for the cyclic collector (a pause)."""
+    ours, other = make_tracker(), make_tracker()
+    ours.log_action(viewing("b", 0, "b-0"))
+    real_save = ours.save
+    raced: list[bool] = []
+
+    def save_after_the_other_worker(*deals: Any, **kwargs: Any) -> Any:
+        if not raced:
+            raced.append(True)
+            other.log_action(viewing("b", 5, "b-other"))
+        return real_save(*deals, **kwargs)
+
+    monkeypatch.setattr(ours, "save", save_after_the_other_worker)
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        answers = ours.log_actions([viewing("b", 10, "b-ours")], isolate=True)
+        gc.collect()
+        held = [o for o in gc.garbage if isinstance(o, Deal | Decision | DealState)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+    assert raced and isinstance(answers[0], Result)
+    assert held == []
