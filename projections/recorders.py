@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
-import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -37,43 +35,23 @@ ACTION_KEYS = "action_keys"
 COPY_THRESHOLD = 200  # events per save from which COPY beats INSERT ... unnest
 
 
-class WriterLock:
+@contextlib.contextmanager
+def sqlite_write_lock(db_name: str) -> Iterator[None]:
     """One writing transaction at a time on a SQLite file, across processes.
 
     SQLite lets a writer that finds the database locked sleep and try again, in
     steps of up to 100 ms: with two server processes, their projector and an
     expiry sweep writing, a write waited tens to hundreds of milliseconds for a
     lock released long before. Writers queue on an advisory lock on a file
-    beside the database instead; the kernel wakes the next one at once.
+    beside the database instead; the kernel wakes the next one at once. Each
+    holder opens the file anew, so threads exclude each other too.
     """
-
-    def __init__(self, db_name: str) -> None:
-        in_memory = SQLiteConnectionPool.detect_memory_mode(db_name)
-        self.path = None if in_memory else db_name
-        # flock does not exclude our own threads. Never re-entered: a write
-        # inside a write would already wait forever on the pool's writer lock.
-        self._threads = threading.Lock()
-        self._file: Any = None
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        if self.path is None:  # an in-memory database belongs to one process
-            yield
-            return
-        with self._threads:
-            if self._file is None:
-                self._file = open(f"{self.path}.write-lock", "a")  # noqa: SIM115
-            fcntl.flock(self._file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._file, fcntl.LOCK_UN)
-
-
-@functools.cache
-def writer_lock(db_name: str) -> WriterLock:
-    """The process's one lock for a database file, shared by recorder and store."""
-    return WriterLock(db_name)
+    if SQLiteConnectionPool.detect_memory_mode(db_name):
+        yield  # an in-memory database belongs to one process
+        return
+    with open(f"{db_name}.write-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
@@ -81,12 +59,12 @@ class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
         self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name)
-        self.writer = writer_lock(datastore.pool.db_name)
+        self.db_name = datastore.pool.db_name
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        with self.writer.held():
+        with sqlite_write_lock(self.db_name):
             return super().insert_events(stored_events, **kwargs)
 
     def construct_create_table_statements(self) -> list[str]:

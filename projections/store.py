@@ -20,7 +20,7 @@ from psycopg import IsolationLevel
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Identifier
 
-from projections.recorders import writer_lock
+from projections.recorders import sqlite_write_lock
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -309,9 +309,9 @@ class SQLiteStore(Store):
     def write(self) -> Iterator[Tx]:
         # IMMEDIATE takes the write lock up front: two writers cannot both read
         # the same tracking position and then both commit a page. Writers queue
-        # on the recorder's lock first (see `WriterLock`).
+        # on the recorder's lock first (see `sqlite_write_lock`).
         with (
-            writer_lock(self.datastore.pool.db_name).held(),
+            sqlite_write_lock(self.datastore.pool.db_name),
             self._transaction("BEGIN IMMEDIATE", writer=True) as tx,
         ):
             yield tx

@@ -1,4 +1,4 @@
-"""SQLite writers of several processes queue on one lock file (`WriterLock`)."""
+"""SQLite writers of several processes queue on one lock file (`sqlite_write_lock`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from domain.application import PhaseTracker
 from domain.commands import LogAction
 from domain.deal import deal_id_for
 from domain.definitions import load_presets
-from projections.recorders import writer_lock
+from projections.recorders import sqlite_write_lock
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event
@@ -52,7 +52,7 @@ def test_the_lock_is_one_file_beside_the_database_held_while_writing(
     tmp_path: Path,
 ) -> None:
     db = str(tmp_path / "phaselog.db")
-    with writer_lock(db).held(), open(f"{db}.write-lock", "a") as other:
+    with sqlite_write_lock(db), open(f"{db}.write-lock", "a") as other:
         try:
             fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
             taken = True
@@ -68,7 +68,7 @@ def _context() -> multiprocessing.context.SpawnContext:
 
 
 def _hold(db: str, holding: Event, release: Event) -> None:
-    with writer_lock(db).held():
+    with sqlite_write_lock(db):
         holding.set()
         release.wait(30)
 
