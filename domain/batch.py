@@ -217,7 +217,9 @@ class BatchWriter:
             [p.entry.entry_id for p in plans.values()]
         )
         openers = self._openers(commands, groups, plans)
-        deals = _Deals(self.get_deals(openers), openers)
+        stored = self.get_deals(openers)
+        marks = {deal_id: deal.mark() for deal_id, deal in stored.items()}
+        deals = _Deals(stored, openers)
         staged = Staged()
         for group in groups:
             planned = [(i, plans[i]) for i in group if i in plans]
@@ -236,6 +238,9 @@ class BatchWriter:
                 commands, part, answers, isolate, tries
             ),
             alone=lambda index: self._one_by_one(commands[index]),
+            lost=lambda: self.cache_deals(
+                deal.restore(marks[deal_id]) for deal_id, deal in stored.items()
+            ),
         )
 
     def save_staged(
@@ -246,12 +251,13 @@ class BatchWriter:
         attempt: int,
         again: Callable[[list[Unit], int], None],
         alone: Callable[[int], Any],
+        lost: Callable[[], None] | None = None,
     ) -> None:
         """Save a batch's staged deals in one transaction, and answer for them.
 
         `units` (a deal's commands each) are what `again` stages afresh, on its
         `attempt`; `alone` answers the command at an index in a transaction of
-        its own.
+        its own; `lost` runs first when the save fails (the deals' rollback).
         """
         if not staged.decisions:
             return
@@ -261,6 +267,8 @@ class BatchWriter:
             recordings = self.tracker.save(*staged.deals, action_keys=staged.keys)
         except IntegrityError as error:
             release(error)
+            if lost is not None:
+                lost()
         else:
             self.cache_deals(staged.deals)
             answer_saved(staged, recordings, answers)

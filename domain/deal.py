@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import operator
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import get_topic
@@ -30,6 +30,13 @@ def deal_id_for(pipeline: str, contact_id: str, object_id: str | None) -> uuid.U
     """The deterministic id of a deal: logging by natural keys finds or opens it."""
     key = f"{pipeline}\x1f{contact_id}\x1f{object_id or ''}"
     return uuid.uuid5(DEAL_NAMESPACE, key)
+
+
+class DealMark(NamedTuple):
+    version: int
+    entries: int
+    modified_on: dt.datetime
+    last_decision: Decision | None
 
 
 class Deal(Aggregate):
@@ -172,6 +179,26 @@ class Deal(Aggregate):
         self.pending_events.append(event)
         self.last_decision = decision
         return decision
+
+    def mark(self) -> DealMark:
+        """Where this deal stands now, for `restore` to come back to."""
+        return DealMark(
+            self.version, len(self.entries), self.modified_on, self.last_decision
+        )
+
+    def restore(self, mark: DealMark) -> Deal:
+        """Undo what `record` did since `mark`: its events were never stored.
+
+        A batch that loses a race to another process puts its deals back in
+        the cache this way, so staging it again reads only the winner's events
+        instead of every deal's whole history.
+        """
+        del self.entries[mark.entries :]
+        self.version = mark.version
+        self.modified_on = mark.modified_on
+        self.last_decision = mark.last_decision
+        self.pending_events.clear()
+        return self
 
     def check_pipeline(self, pipeline: Pipeline) -> None:
         if (pipeline.id, pipeline.version) != (self.pipeline, self.pipeline_version):

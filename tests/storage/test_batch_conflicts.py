@@ -99,3 +99,40 @@ def test_a_lost_race_leaves_no_cycle_holding_the_batch(
 
     assert raced and isinstance(answers[0], Result)
     assert held == []
+
+
+def test_a_lost_race_puts_the_deals_back_so_the_retry_reads_only_new_events(
+    make_tracker: Callable[..., PhaseTracker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours, other = make_tracker(), make_tracker()
+    for contact in ("a", "b"):
+        ours.log_action(viewing(contact, 0, f"{contact}-0"))
+    ours.log_actions([viewing("a", 1, "a-1")], isolate=True)  # cached by `ours`
+    ours.log_actions([viewing("b", 1, "b-1")], isolate=True)
+    real_save, real_read = ours.save, ours.keys.select_events_after
+    reads: list[list[int]] = []
+
+    def save_after_the_other_worker(*deals: Any, **kwargs: Any) -> Any:
+        if len(reads) == 1:  # between our read and our save, `other` writes "b"
+            other.log_action(viewing("b", 5, "b-other"))
+        return real_save(*deals, **kwargs)
+
+    def read(versions: dict[Any, int]) -> Any:
+        reads.append(sorted(versions.values()))
+        return real_read(versions)
+
+    monkeypatch.setattr(ours, "save", save_after_the_other_worker)
+    monkeypatch.setattr(ours.keys, "select_events_after", read)
+    batch = [viewing(contact, 10, f"{contact}-ours") for contact in ("a", "b")]
+    answers = ours.log_actions(batch, isolate=True)
+
+    assert reads == [[3, 3], [3, 3]]  # not [0, 0]: every deal's whole history
+    timeline = ours.timeline(answers[1].deal_id)  # type: ignore[union-attr]
+    assert [s.entry.entry_id for s in timeline.steps] == [
+        "b-0",
+        "b-1",
+        "b-other",
+        "b-ours",
+    ]
+    timeline = ours.timeline(answers[0].deal_id)  # type: ignore[union-attr]
+    assert [s.entry.entry_id for s in timeline.steps] == ["a-0", "a-1", "a-ours"]
