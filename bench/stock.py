@@ -24,6 +24,7 @@ from eventsourcing.utils import get_topic
 from fastapi import FastAPI
 from psycopg.sql import SQL, Identifier
 
+from api.app import startup_lock
 from api.schemas.actions import ActionIn  # noqa: TC001 - FastAPI reads it at runtime
 from api.settings import Settings, eventsourcing_env
 from domain.deal import DEAL_EVENTS, Deal, deal_id_for, entry_from_event
@@ -88,8 +89,14 @@ def stock_env(url: str, pool_size: int = 8) -> dict[str, str]:
 
 
 def stock_app() -> FastAPI:
-    """`uvicorn --factory bench.stock:stock_app`; the URL in BENCH_DATABASE_URL."""
-    tracker = StockTracker(stock_env(os.environ["BENCH_DATABASE_URL"]))
+    """`uvicorn --factory bench.stock:stock_app`; the URL in BENCH_DATABASE_URL.
+
+    Its two workers create the tables one after the other, as ours do: at once,
+    one of them failed on the catalog and the stock ran on one worker till its
+    restart."""
+    url = os.environ["BENCH_DATABASE_URL"]
+    with startup_lock(Settings(database_url=url)):
+        tracker = StockTracker(stock_env(url))
     app = FastAPI()
 
     @app.post("/v1/actions", status_code=201)
