@@ -31,7 +31,6 @@ class PhaselogAPI(FastAPI):
 
 class FastActions:
     def __init__(self, app: FastAPI, stack: ASGIApp) -> None:
-        self.app = app
         self.stack = stack
         self.limit = BodyLimit(stack, app.state.settings.max_body_bytes)
 
