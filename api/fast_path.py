@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 
 from api.errors import BodyLimit, problem_response, replaying
-from api.routes.actions import post_action
+from api.routes.actions import post_action, router
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-PATH = "/v1/actions"
+PATH = router.prefix  # the route `post_action` is registered at ("")
 
 
 class PhaselogAPI(FastAPI):
