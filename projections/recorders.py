@@ -14,21 +14,21 @@ import fcntl
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import StoredEvent
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnectionPool,
     SQLiteDatastore,
 )
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
     from eventsourcing.sqlite import SQLiteCursor
-    from psycopg import Cursor
-    from psycopg.rows import DictRow
 
 ActionKey = tuple[str, uuid.UUID, str]  # action_id, deal_id, digest
 ACTION_KEYS = "action_keys"
@@ -225,10 +225,59 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        keys: list[ActionKey] = kwargs.get("action_keys") or []
         if len(stored_events) < COPY_THRESHOLD:
-            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            ids: list[int] = self._insert_pipelined(stored_events, keys)  # retried
             return ids
-        return self._copy_events(stored_events, kwargs.get("action_keys") or [])
+        return self._copy_events(stored_events, keys)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_pipelined(
+        self, stored_events: Sequence[StoredEvent], keys: list[ActionKey]
+    ) -> list[int]:
+        """The library's pipelined insert, plus the keys, fed binary column arrays.
+
+        Group commit saves a few dozen events at a time: dumping the library's
+        array of composite values took a quarter of its thread's CPU.
+
+        A conflict (a racing writer stored the same version or key first) must
+        come out as an IntegrityError. The library catches the error and then
+        commits; but the error can arrive while a statement is being sent, before
+        the pipeline's sync, and a COMMIT queued behind it then fails as "pipeline
+        aborted", an OperationalError the library retries ten times, 0.2 s apart,
+        and finally raises. Syncing before the rollback ends the aborted stretch.
+        """
+        error: psycopg.Error | None = None
+        ids: list[int] = []
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as curs:
+                try:
+                    if keys:
+                        curs.execute(
+                            self._insert_keys,
+                            [list(c) for c in zip(*keys, strict=True)],
+                        )
+                    self._lock_table(curs)
+                    self._notify_channel(curs)
+                    curs.execute(
+                        self._insert_rows,
+                        (
+                            [e.originator_id for e in stored_events],
+                            [e.originator_version for e in stored_events],
+                            [e.topic for e in stored_events],
+                            [e.state for e in stored_events],
+                        ),
+                    )
+                    pipeline.sync()
+                    ids = [row["notification_id"] for row in curs.fetchall()]
+                except psycopg.Error as caught:
+                    error = caught
+                    with contextlib.suppress(psycopg.Error):  # the aborted rest
+                        pipeline.sync()
+                    raise psycopg.Rollback from None
+            if error is not None:
+                raise error  # in get_connection, which translates it
+        return ids
 
     def _copy_events(
         self, stored_events: Sequence[StoredEvent], keys: list[ActionKey]
@@ -264,40 +313,6 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
             assert row is not None
             last = int(row["last"])
         return list(range(last - len(stored_events) + 1, last + 1))
-
-    def _insert_events(
-        self,
-        curs: Cursor[DictRow],
-        stored_events: Sequence[StoredEvent],
-        **kwargs: Any,
-    ) -> None:
-        super()._insert_events(curs, stored_events, **kwargs)
-        keys: list[ActionKey] = kwargs.get("action_keys") or []
-        if keys:
-            curs.execute(self._insert_keys, [list(c) for c in zip(*keys, strict=True)])
-
-    def _insert_stored_events(
-        self,
-        curs: Cursor[DictRow],
-        stored_events: Sequence[StoredEvent],
-        **kwargs: Any,
-    ) -> None:
-        """The library's statement, fed one binary array per column.
-
-        Group commit saves a few dozen events at a time: dumping the library's
-        array of composite values took a quarter of its thread's CPU.
-        """
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        curs.execute(
-            self._insert_rows,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
-        )
 
     def find_action(self, action_id: str) -> tuple[uuid.UUID, str] | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

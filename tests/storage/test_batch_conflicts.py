@@ -136,3 +136,36 @@ def test_a_lost_race_puts_the_deals_back_so_the_retry_reads_only_new_events(
     ]
     timeline = ours.timeline(answers[0].deal_id)  # type: ignore[union-attr]
     assert [s.entry.entry_id for s in timeline.steps] == ["a-0", "a-1", "a-ours"]
+
+
+def test_one_action_sent_to_both_workers_at_once_is_stored_once_every_time(
+    make_tracker: Callable[..., PhaseTracker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The later save fails on the action's key. On PostgreSQL that error can
+    reach the client before the pipeline's sync; it must still come out as a
+    lost race (and the answer replayed), not as "pipeline aborted", which the
+    library retries ten times and then raises. It did so about every other time."""
+    ours, other = make_tracker(), make_tracker()
+    contacts = [f"c{i}" for i in range(12)]
+    for contact in contacts:
+        ours.log_action(viewing(contact, 0, f"{contact}-0"))  # cached by `ours`
+    racing: list[LogAction] = []
+    real_save = ours.save
+
+    def save_after_the_other_worker(*deals: Any, **kwargs: Any) -> Any:
+        if racing:  # between our read and our save, `other` logs the same action
+            other.log_action(racing.pop())
+        return real_save(*deals, **kwargs)
+
+    monkeypatch.setattr(ours, "save", save_after_the_other_worker)
+    for contact in contacts:
+        command = viewing(contact, 10, f"{contact}-both")
+        racing.append(command)
+        (answer,) = ours.log_actions([command], isolate=True)
+
+        assert isinstance(answer, Result) and answer.replayed
+        timeline = ours.timeline(answer.deal_id)
+        assert [s.entry.entry_id for s in timeline.steps] == [
+            f"{contact}-0",
+            f"{contact}-both",
+        ]
