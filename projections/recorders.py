@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import select
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import (
@@ -23,7 +23,10 @@ from eventsourcing.sqlite import (
     SQLiteDatastore,
 )
 from eventsourcing.utils import retry
+from psycopg import Connection
+from psycopg import OperationalError as ConnectionLost
 from psycopg.sql import SQL, Identifier, Literal
+from psycopg_pool import ConnectionPool
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 ActionKey = tuple[str, uuid.UUID, str]  # action_id, deal_id, digest
 ACTION_KEYS = "action_keys"
 COPY_THRESHOLD = 200  # events per save from which COPY beats INSERT ... unnest
+INSERT_FUNCTION = "phaselog_insert_events"
 
 
 @contextlib.contextmanager
@@ -154,11 +158,29 @@ class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
         return None if row is None else int(row[0])
 
 
+def ping_if_stirred(conn: Connection[Any]) -> None:
+    """The pool's check before it lends a connection (POSTGRES_PRE_PING).
+
+    The library's check pings on every loan: a round trip and a statement's
+    worth of Python, three times per group commit. A connection the server has
+    ended (a restart, an administrator, a timeout) has the server's goodbye or
+    end of file waiting on its socket, so only a connection with something to
+    read is pinged; the pool replaces one that fails.
+    """
+    if conn.closed or conn.broken:
+        raise ConnectionLost("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
+
+
 class PostgresPhaselogRecorder(PostgresApplicationRecorder):
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        if datastore.pool._check is not None:  # no public way to set the check
+            datastore.pool._check = ping_if_stirred
         schema = Identifier(self.datastore.schema)
         self.sql_create_statements.append(
             SQL(
@@ -184,17 +206,44 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
             "AND e.originator_version > v.after OFFSET 0) AS s "
             "ORDER BY s.originator_id, s.originator_version"
         ).format(schema, Identifier(self.events_table_name))
-        # Binary arrays, one per column: psycopg dumps them in C, where the
-        # library's array of a composite type is dumped as text in Python.
-        self._insert_rows = SQL(
-            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
-            "RETURNING notification_id"
-        ).format(schema, Identifier(self.events_table_name))
-        self._insert_keys = SQL(
-            "INSERT INTO {0}.{1} (action_id, deal_id, digest) "
-            "SELECT * FROM unnest(%b::text[], %b::uuid[], %b::text[])"
-        ).format(schema, Identifier(ACTION_KEYS))
+        # One statement saves a batch: the keys, the table lock, the notification
+        # and the events, in a function (see `_insert_in_one_statement`).
+        table = Identifier(self.events_table_name)
+        function = Identifier(INSERT_FUNCTION)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {0}.{1}("
+                "ids uuid[], versions bigint[], topics text[], states bytea[], "
+                "key_ids text[], key_deals uuid[], key_digests text[]) "
+                "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ BEGIN "
+                "INSERT INTO {0}.{2} (action_id, deal_id, digest) "
+                "SELECT * FROM unnest(key_ids, key_deals, key_digests); "
+                "SET LOCAL lock_timeout = '{3}s'; "
+                "LOCK TABLE {0}.{4} IN EXCLUSIVE MODE; "
+                "NOTIFY {5}; "
+                "RETURN QUERY INSERT INTO {0}.{4} "
+                "(originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(ids, versions, topics, states) "
+                "RETURNING notification_id; "
+                "END $body$"
+            ).format(
+                schema,
+                function,
+                Identifier(ACTION_KEYS),
+                self.datastore.lock_timeout,
+                table,
+                Identifier(self.channel_name),
+            )
+        )
+        # Rendered once: psycopg renders a composed query again on every call.
+        self._insert_call = (
+            SQL(
+                "SELECT {0}.{1}(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], "
+                "%b::text[], %b::uuid[], %b::text[]) AS id"
+            )
+            .format(schema, function)
+            .as_string()
+        )
         self._copy_keys = SQL(
             "COPY {0}.{1} (action_id, deal_id, digest) FROM STDIN"
         ).format(schema, Identifier(ACTION_KEYS))
@@ -227,57 +276,40 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         keys: list[ActionKey] = kwargs.get("action_keys") or []
         if len(stored_events) < COPY_THRESHOLD:
-            ids: list[int] = self._insert_pipelined(stored_events, keys)  # retried
+            ids: list[int] = self._insert_in_one_statement(stored_events, keys)
             return ids
         return self._copy_events(stored_events, keys)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _insert_pipelined(
+    def _insert_in_one_statement(
         self, stored_events: Sequence[StoredEvent], keys: list[ActionKey]
     ) -> list[int]:
-        """The library's pipelined insert, plus the keys, fed binary column arrays.
+        """One autocommitted statement: keys, table lock, notification, events.
 
-        Group commit saves a few dozen events at a time: dumping the library's
-        array of composite values took a quarter of its thread's CPU.
-
-        A conflict (a racing writer stored the same version or key first) must
-        come out as an IntegrityError. The library catches the error and then
-        commits; but the error can arrive while a statement is being sent, before
-        the pipeline's sync, and a COMMIT queued behind it then fails as "pipeline
-        aborted", an OperationalError the library retries ten times, 0.2 s apart,
-        and finally raises. Syncing before the rollback ends the aborted stretch.
+        The library sends BEGIN, the lock, the NOTIFY, the insert and COMMIT
+        through a pipeline. Group commit saves often, and each of those cost the
+        Python side a statement's worth of work; a batch of one cost 2 ms of CPU.
+        In one function the lock is also held for no client round trip. Columns
+        go as binary arrays: the library's array of a composite type is dumped
+        as text in Python. A conflict with a racing writer (a version or a key
+        stored first) is the statement's IntegrityError and stores nothing.
         """
-        error: psycopg.Error | None = None
-        ids: list[int] = []
-        with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as curs:
-                try:
-                    if keys:
-                        curs.execute(
-                            self._insert_keys,
-                            [list(c) for c in zip(*keys, strict=True)],
-                        )
-                    self._lock_table(curs)
-                    self._notify_channel(curs)
-                    curs.execute(
-                        self._insert_rows,
-                        (
-                            [e.originator_id for e in stored_events],
-                            [e.originator_version for e in stored_events],
-                            [e.topic for e in stored_events],
-                            [e.state for e in stored_events],
-                        ),
-                    )
-                    pipeline.sync()
-                    ids = [row["notification_id"] for row in curs.fetchall()]
-                except psycopg.Error as caught:
-                    error = caught
-                    with contextlib.suppress(psycopg.Error):  # the aborted rest
-                        pipeline.sync()
-                    raise psycopg.Rollback from None
-            if error is not None:
-                raise error  # in get_connection, which translates it
-        return ids
+        key_columns: list[list[Any]] = (
+            [list(c) for c in zip(*keys, strict=True)] if keys else [[], [], []]
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                self._insert_call,
+                (
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                    [e.topic for e in stored_events],
+                    [e.state for e in stored_events],
+                    *key_columns,
+                ),
+                prepare=True,
+            )
+            return [row["id"] for row in curs.fetchall()]
 
     def _copy_events(
         self, stored_events: Sequence[StoredEvent], keys: list[ActionKey]

@@ -1,0 +1,63 @@
+"""PostgreSQL ends the app's connections (a restart, an administrator, a timeout):
+the next requests are served on new ones, with no error and nothing lost.
+
+The pool checks a connection before lending it, pinging only one whose socket
+has something to read (`projections.recorders.ping_if_stirred`): a connection
+the server ended has its goodbye or end of file waiting there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import psycopg
+import pytest
+
+from tests.api.conftest import action
+from tests.conftest import _libpq
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+
+def end_every_other_connection(dsn: str) -> int:
+    with psycopg.connect(_libpq(dsn), autocommit=True) as conn:
+        ended = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
+        ).fetchone()
+    assert ended is not None
+    return int(ended[0])
+
+
+def test_requests_after_postgresql_ended_the_connections_are_served(
+    client: TestClient, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("an embedded SQLite database has no server connections")
+    first = client.post("/v1/actions", json=action(action_id="a1"))
+    assert first.status_code == 201, first.text
+    deal = first.json()["deal_id"]
+    assert client.get(f"/v1/deals/{deal}/timeline").status_code == 200
+
+    assert end_every_other_connection(database_url) > 0
+
+    second = client.post(
+        "/v1/actions",
+        json=action(
+            action_id="a2", type="budget_confirmed", occurred_at="2024-03-06T09:00:00Z"
+        ),
+    )
+    assert second.status_code == 201, second.text
+    timeline = client.get(f"/v1/deals/{deal}/timeline")
+    assert timeline.status_code == 200, timeline.text
+    assert [e["action_id"] for e in timeline.json()["entries"]] == ["a1", "a2"]
+    again = client.post("/v1/actions", json=action(action_id="a1"))  # replayed
+    assert again.status_code == 200 and again.json()["deal_id"] == deal, again.text
+    funnel = client.get(
+        "/v1/reports/funnel",
+        params={"pipeline": "nl-tesoro", "after": second.json()["position"]},
+    )
+    assert funnel.status_code == 200, funnel.text
+    assert funnel.json()["open"] == 1
