@@ -9,8 +9,6 @@ store an action twice.
 from __future__ import annotations
 
 import datetime as dt
-import random
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
@@ -33,43 +31,32 @@ from domain.commands import (
     Result,
     Timeline,
     VoidAction,
+    check_key,
     digest_of,
 )
-from domain.corrections import Corrections, expiry_entry, void_entry
-from domain.deal import (
-    DEAL_EVENTS,
-    KEY_NAMESPACE,
-    Deal,
-    deal_id_for,
-    entry_from_event,
-)
-from domain.engine import Decision, Entry, is_stale, replay
+from domain.corrections import Corrections
+from domain.deal import Deal, deal_id_for
+from domain.engine import Entry, is_stale, replay
 from domain.errors import (
-    ActionConflict,
-    ActionNotFound,
     DealNotFound,
     InvalidCommand,
     PhaselogError,
     UnknownPipeline,
-    release,
 )
 from domain.group_commit import GroupCommit
+from domain.single import MAX_ATTEMPTS, SingleWriter
+from domain.single import ConcurrencyExhausted as ConcurrencyExhausted
 from domain.staging import Plan
 
 if TYPE_CHECKING:
     from domain.pipeline import Pipeline
 
-MAX_ATTEMPTS = 12
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 # An import's transactions are big: fewer queries, locks and commits per deal
 # (100k actions: PostgreSQL CPU ~5 -> ~3 s). Coalesced online requests keep
 # smaller ones, so the event table's lock is never held long for them.
 IMPORT_DEALS_PER_TRANSACTION = 2_000
 ONLINE_DEALS_PER_TRANSACTION = 500
-
-
-class ConcurrencyExhausted(PhaselogError):
-    """A deal kept changing under us; the client may simply try again."""
 
 
 @runtime_checkable
@@ -116,6 +103,7 @@ class PhaseTracker(Application[uuid.UUID]):
         self.clock = clock
         self._versions: dict[tuple[str, int], Pipeline] = {}
         self._latest: dict[str, Pipeline] = {}
+        self.single = SingleWriter(self)
         self.batches = BatchWriter(self)
         self.corrections = Corrections(self.batches)
         self.register_pipelines(pipelines)
@@ -219,7 +207,7 @@ class PhaseTracker(Application[uuid.UUID]):
 
     def log_one(self, command: LogAction) -> Result:
         plan = self.plan(command)
-        return self._commit(plan.deal_id, plan.entry, plan.digest, plan.open)
+        return self.single.commit(plan.deal_id, plan.entry, plan.digest, plan.open)
 
     def log_actions(
         self,
@@ -275,27 +263,11 @@ class PhaseTracker(Application[uuid.UUID]):
 
     def move(self, command: MoveDeal) -> Result:
         """Set a deal's phase by hand; the move is an event with its reason."""
-        occurred_at = self.check_time("occurred_at", command.occurred_at)
-        action_id = check_key("action_id", command.action_id or uuid.uuid4().hex)
-        entry = Entry(
-            kind="move",
-            entry_id=action_id,
-            occurred_at=occurred_at,
-            seq=0,
-            phase=command.phase,
-            reason=command.reason,
-            fields=dict(command.fields),
-            actor=command.actor,
-        )
-        return self._commit(command.deal_id, entry, digest_of(command), None)
+        return self.single.move(command)
 
     def void(self, command: VoidAction) -> Result:
         """Mark an earlier action void; it stays in the log, its effect goes."""
-        found = self.keys.find_action(command.action_id)
-        if found is None:
-            raise ActionNotFound(command.action_id)
-        entry = void_entry(command, self.clock())
-        return self._commit(found[0], entry, digest_of(command), None)
+        return self.single.void(command)
 
     def void_many(
         self, commands: Sequence[VoidAction], *, deals_per_transaction: int = 500
@@ -309,12 +281,7 @@ class PhaseTracker(Application[uuid.UUID]):
 
     def expire(self, deal_id: uuid.UUID) -> Result | None:
         """Close an idle deal under its pipeline's expiry policy, if it is due."""
-        deal = self._get_deal(deal_id)
-        pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
-        entry = expiry_entry(deal, pipeline, self.clock())
-        if entry is None:
-            return None
-        return self._commit(deal_id, entry, entry.entry_id, None)
+        return self.single.expire(deal_id)
 
     def expire_many(
         self, deal_ids: Sequence[uuid.UUID], *, deals_per_transaction: int = 500
@@ -326,121 +293,10 @@ class PhaseTracker(Application[uuid.UUID]):
         """
         return self.corrections.expire_many(deal_ids, deals_per_transaction)
 
-    def _commit(
-        self,
-        deal_id: uuid.UUID,
-        entry: Entry,
-        digest: str,
-        open_deal: Callable[[], Deal] | None,
-    ) -> Result:
-        """Load, decide, save with the idempotency key; retry on a lost race."""
-        for attempt in range(MAX_ATTEMPTS):
-            known = self.keys.find_action(entry.entry_id)
-            if known is not None:
-                return self.replayed(entry.entry_id, digest, *known)
-            try:
-                deal = self._get_deal(deal_id)
-            except DealNotFound:
-                if open_deal is None:
-                    raise
-                deal = open_deal()
-            pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
-            decision = deal.record(pipeline, entry, digest)
-            chained = self.chain(deal, decision)
-            keys = [(entry.entry_id, deal.id, digest)] + [
-                (e.entry_id, d.id, e.entry_id) for d, e in chained
-            ]
-            try:
-                recordings = self.save(deal, *(d for d, _ in chained), action_keys=keys)
-            except IntegrityError as error:
-                release(error)
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-                continue
-            position = next(
-                r.notification.id
-                for r in recordings
-                if r.domain_event.originator_id == deal.id
-                and r.domain_event.originator_version == deal.version
-            )
-            return Result(
-                deal_id=deal.id,
-                action_id=entry.entry_id,
-                phase=decision.after.phase,
-                previous_phase=decision.before.phase,
-                position=position,
-            )
-        raise ConcurrencyExhausted(f"deal {deal_id} kept changing; try again")
-
-    def chain(
-        self,
-        deal: Deal,
-        decision: Decision,
-        live: dict[uuid.UUID, Deal] | None = None,
-    ) -> list[tuple[Deal, Entry]]:
-        """Entering a chaining phase opens (or advances) a deal in another pipeline.
-
-        `live`: the deals of a batch in progress, to find and keep the other deal in.
-        """
-        chain = decision.step.chain
-        if chain is None:
-            return []
-        target = self.pipeline(chain.pipeline)
-        source = decision.step.entry
-        entry = Entry(
-            kind="action",
-            entry_id=str(uuid.uuid5(KEY_NAMESPACE, f"chain\x1f{source.entry_id}")),
-            occurred_at=source.occurred_at,
-            seq=0,
-            type=chain.action,
-            fields={**source.fields, "source_deal_id": str(deal.id)},
-            actor=source.actor,
-            note=f"opened from {deal.pipeline} deal {deal.id}",
-        )
-        other_id = deal_id_for(target.id, deal.contact_id, deal.object_id)
-        other = live.get(other_id) if live is not None else None
-        if other is None:
-            try:
-                other = self._get_deal(other_id)
-            except DealNotFound:
-                other = Deal(
-                    pipeline=target.id,
-                    pipeline_version=target.version,
-                    contact_id=deal.contact_id,
-                    object_id=deal.object_id,
-                )
-            if live is not None:
-                live[other_id] = other
-        if other.entry(entry.entry_id) is not None:
-            return []
-        other.record(self.pipeline(other.pipeline, other.pipeline_version), entry)
-        return [(other, entry)]
-
-    def replayed(
-        self, action_id: str, digest: str, deal_id: uuid.UUID, stored_digest: str
-    ) -> Result:
-        """The original answer to a command seen before, recomputed from the log."""
-        if digest != stored_digest:
-            raise ActionConflict(action_id)
-        entries = self._entries(deal_id)
-        mine = next(e for e in entries if e.entry_id == action_id)
-        pipeline = self._deal_pipeline(deal_id)
-        before = replay(pipeline, [e for e in entries if e.seq < mine.seq])
-        after = replay(pipeline, [e for e in entries if e.seq <= mine.seq])
-        position = self.keys.position_of(deal_id, mine.seq)
-        assert position is not None
-        return Result(
-            deal_id=deal_id,
-            action_id=action_id,
-            phase=after.phase,
-            previous_phase=before.phase,
-            position=position,
-            replayed=True,
-        )
-
     # -- queries ---------------------------------------------------------------
 
     def deal(self, deal_id: uuid.UUID) -> DealView:
-        deal = self._get_deal(deal_id)
+        deal = self.get_deal(deal_id)
         pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
         state = replay(pipeline, deal.entries)
         return self._view(deal.id, pipeline, deal.contact_id, deal.object_id, state)
@@ -503,7 +359,7 @@ class PhaseTracker(Application[uuid.UUID]):
             stale=is_stale(pipeline, state, self.clock()),
         )
 
-    def _get_deal(self, deal_id: uuid.UUID) -> Deal:
+    def get_deal(self, deal_id: uuid.UUID) -> Deal:
         try:
             deal: object = self.repository.get(deal_id)
         except AggregateNotFoundError:
@@ -511,18 +367,6 @@ class PhaseTracker(Application[uuid.UUID]):
         if not isinstance(deal, Deal):
             raise DealNotFound(deal_id)
         return deal
-
-    def _deal_pipeline(self, deal_id: uuid.UUID) -> Pipeline:
-        deal = self._get_deal(deal_id)
-        return self.pipeline(deal.pipeline, deal.pipeline_version)
-
-    def _entries(self, deal_id: uuid.UUID) -> list[Entry]:
-        """The deal's entries with their recording times, from the stored events."""
-        return [
-            entry_from_event(event)
-            for event in self.events.get(deal_id)
-            if isinstance(event, DEAL_EVENTS)
-        ]
 
     # -- validation ------------------------------------------------------------
 
@@ -541,11 +385,3 @@ class PhaseTracker(Application[uuid.UUID]):
         raise InvalidCommand(
             "type", f"unknown action {action_type!r} in {pipeline.id} (known: {known})"
         )
-
-
-def check_key(name: str, value: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidCommand(name, "must not be empty")
-    if len(value) > 200:
-        raise InvalidCommand(name, "is longer than 200 characters")
-    return value

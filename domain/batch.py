@@ -70,7 +70,7 @@ def _no_gc() -> Iterator[None]:
 class _Deals(dict[uuid.UUID, Deal]):
     """A batch's deals: those stored, and those it may open, opened on first use.
 
-    `PhaseTracker.chain` looks its target up with `get` and asks the store only
+    `SingleWriter.chain` looks its target up with `get` and asks the store only
     when it finds none; a deal the batch's one query did not find is new, so it
     opens here instead, without a query of its own.
     """
@@ -310,7 +310,7 @@ class BatchWriter:
             try:
                 if action_id in known:
                     stored = known[action_id]
-                    replays[index] = self.tracker.replayed(
+                    replays[index] = self.tracker.single.replayed(
                         action_id, plan.digest, *stored
                     )
                 elif action_id in seen:  # twice in this very batch
@@ -324,7 +324,7 @@ class BatchWriter:
                     seen[action_id] = (plan.digest, index)
                     mine.keys.append((action_id, deal.id, plan.digest))
                     mine.decisions.append((index, deal, decision))
-                    for other, entry in self.tracker.chain(deal, decision, live):
+                    for other, entry in self.tracker.single.chain(deal, decision, live):
                         mine.deals.append(other)
                         mine.keys.append((entry.entry_id, other.id, entry.entry_id))
             except PhaselogError as error:

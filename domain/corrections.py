@@ -92,7 +92,7 @@ class Corrections:
             return void_entry(command, self.tracker.clock()), digest_of(command)
 
         def alone(index: int) -> Answer:
-            return self.tracker.void(commands[index])
+            return self.tracker.single.void(commands[index])
 
         self._write(groups, make, alone, answers, deals_per_transaction)
         return answers
@@ -113,7 +113,7 @@ class Corrections:
             return None if entry is None else (entry, entry.entry_id)
 
         def alone(index: int) -> Answer:
-            return self.tracker.expire(deal_ids[index])
+            return self.tracker.single.expire(deal_ids[index])
 
         self._write(groups, make, alone, answers, deals_per_transaction)
         return answers
