@@ -169,9 +169,15 @@ def ping_if_stirred(conn: Connection[Any]) -> None:
     """
     if conn.closed or conn.broken:
         raise ConnectionLost("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
+    socket = select.poll()  # not select(): a busy server's sockets pass fd 1024
+    socket.register(conn.fileno(), select.POLLIN)
+    if socket.poll(0):
         ConnectionPool.check_connection(conn)
+
+
+# Our reads retry as the library's own reads do: a connection can end between
+# the pool's check and the statement (a server restarting meanwhile).
+_read_retried = retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
 
 
 class PostgresPhaselogRecorder(PostgresApplicationRecorder):
@@ -346,12 +352,14 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
             last = int(row["last"])
         return list(range(last - len(stored_events) + 1, last + 1))
 
+    @_read_retried
     def find_action(self, action_id: str) -> tuple[uuid.UUID, str] | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._find_key, (action_id,), prepare=True)
             row = curs.fetchone()
         return None if row is None else (row["deal_id"], row["digest"])
 
+    @_read_retried
     def find_actions(
         self, action_ids: Sequence[str]
     ) -> dict[str, tuple[uuid.UUID, str]]:
@@ -362,6 +370,7 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
                 for row in curs.fetchall()
             }
 
+    @_read_retried
     def select_events_after(
         self, versions: Mapping[uuid.UUID, int]
     ) -> dict[uuid.UUID, list[StoredEvent]]:
@@ -379,6 +388,7 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
                 )
         return events
 
+    @_read_retried
     def position_of(self, deal_id: uuid.UUID, version: int) -> int | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._position, (deal_id, version), prepare=True)

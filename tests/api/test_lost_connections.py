@@ -8,16 +8,19 @@ the server ended has its goodbye or end of file waiting there.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.api.conftest import action
+from api.app import create_app
+from tests.api.conftest import ADMIN_KEY, action, bearer
 from tests.conftest import _libpq
 
 if TYPE_CHECKING:
-    from fastapi.testclient import TestClient
+    from api.settings import Settings
 
 
 def end_every_other_connection(dsn: str) -> int:
@@ -60,3 +63,20 @@ def test_requests_after_postgresql_ended_the_connections_are_served(
     )
     assert funnel.status_code == 200, funnel.text
     assert funnel.json()["open"] == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_connections_past_file_descriptor_1024_are_lent(
+    api_settings: Settings,
+) -> None:
+    """A server with a thousand clients open gives its database connections
+    file descriptors past 1024, which `select()` cannot watch."""
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with TestClient(create_app(api_settings), headers=bearer(ADMIN_KEY)) as client:
+            for n in range(3):
+                response = client.post("/v1/actions", json=action(action_id=f"a{n}"))
+                assert response.status_code == 201, response.text
+    finally:
+        for fd in held:
+            os.close(fd)
