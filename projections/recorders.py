@@ -169,9 +169,9 @@ def ping_if_stirred(conn: Connection[Any]) -> None:
     """
     if conn.closed or conn.broken:
         raise ConnectionLost("the connection is closed")
-    socket = select.poll()  # not select(): a busy server's sockets pass fd 1024
-    socket.register(conn.fileno(), select.POLLIN)
-    if socket.poll(0):
+    waiting = select.poll()  # not select(): a busy server's sockets pass fd 1024
+    waiting.register(conn.fileno(), select.POLLIN)
+    if waiting.poll(0):
         ConnectionPool.check_connection(conn)
 
 
