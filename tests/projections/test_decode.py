@@ -93,3 +93,29 @@ def test_a_state_with_unknown_transcoded_values_goes_the_librarys_way(
     assert decoder._state(n.state, ("timestamp", "occurred_at")) is None
     entry = decoder.entry(result.deal_id, 2, n.topic, n.state)
     assert entry.fields == TRICKY_FIELDS
+
+
+def test_values_orjson_refuses_go_the_librarys_way_and_the_rest_stay_fast(
+    tracker: PhaseTracker,
+) -> None:
+    # Step: one action orjson cannot read (an integer past 64 bits), one it can
+    # (floats that round, text outside ASCII).
+    unusual = {"big": 2**70 + 1, "ratio": 0.1, "tiny": 5e-324, "text": "é€😀\u2028"}
+    wide = log(tracker, "ann", "contact_captured", 0, **unusual)
+    plain = log(tracker, "bob", "contact_captured", 0, ratio=0.1, text="é€😀\u2028")
+    decoder = Decoder(tracker.mapper)
+    stored = {
+        n.originator_id: n
+        for n in tracker.recorder.select_notifications(0, 1000)
+        if n.originator_version == 2 and n.topic in DEAL_TOPICS
+    }
+    times = ("timestamp", "occurred_at")
+
+    # Step: both decode to the mapper's entry; only the wide one took its way.
+    for result, fast in ((plain, True), (wide, False)):
+        n = stored[result.deal_id]
+        assert (decoder._state(n.state, times) is not None) is fast
+        entry = decoder.entry(result.deal_id, 2, n.topic, n.state)
+        assert entry == entry_from_event(tracker.mapper.to_domain_event(n))
+        assert type(entry.fields.get("big", 0)) is int  # whole, not a float
+    assert entry.fields["big"] == 2**70 + 1
