@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from domain.errors import InvalidCommand
 from domain.pipeline import Chain, FieldSpec, PhaseKind, Pipeline
@@ -51,16 +51,17 @@ class Entry:
     note: str | None = None
 
 
-@dataclass(frozen=True)
-class Interval:
+# Interval and Step are named tuples, immutable like the frozen dataclasses around
+# them, but made at a third of the cost: a fold makes one Step per entry and two
+# Intervals per move, and a rebuild folds every entry of the log.
+class Interval(NamedTuple):
     phase: str
     entered_at: dt.datetime
     exited_at: dt.datetime | None
     cause: str  # entry_id of the entry that entered the phase
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """What one entry did, at its place in business time."""
 
     entry: Entry
