@@ -1,9 +1,11 @@
 """Waking the runner, and keeping one runner per projection.
 
-On PostgreSQL a connection of our own LISTENs on the recorder's channel and holds a
-session advisory lock; a lost NOTIFY only costs one poll interval, because waiting
-always ends after `timeout`. SQLite has no NOTIFY: the runner simply polls, and
-`BEGIN IMMEDIATE` serialises writers (one process).
+On PostgreSQL a connection of our own holds a session advisory lock and, while it
+holds it, LISTENs on the recorder's channel; a lost NOTIFY only costs one poll
+interval, because waiting always ends after `timeout`. A standby (another process
+holds the lock) does not listen: it asks for the lock once a poll interval. SQLite
+has no NOTIFY: the runner simply polls, and `BEGIN IMMEDIATE` serialises writers
+(one process).
 """
 
 from __future__ import annotations
@@ -53,17 +55,25 @@ class PgWakeup(Wakeup):
         self._locked = False
 
     def acquire(self) -> bool:
-        """True while we hold the lock; another instance holding it means standby."""
+        """True while we hold the lock; another instance holding it means standby.
+
+        Only the holder listens. A listening standby was woken by every commit
+        and asked for the lock each time: one more statement per group commit,
+        in a server worker. The holder catches up right after this, so what was
+        committed before its LISTEN is read anyway.
+        """
         try:
             if self._conn is None:
                 self._conn = psycopg.connect(
                     **self.store.connection_kwargs(), autocommit=True
                 )
-                self._conn.execute(SQL("LISTEN {}").format(Identifier(self.channel)))
                 self._locked = False
             if not self._locked:
                 row = self._conn.execute(_TRY_LOCK, [self.key]).fetchone()
                 self._locked = bool(row and row[0])
+                if self._locked:
+                    listen = SQL("LISTEN {}").format(Identifier(self.channel))
+                    self._conn.execute(listen)
         except psycopg.Error:
             logger.warning("projection lock connection failed; retrying", exc_info=True)
             self.close()
@@ -75,8 +85,8 @@ class PgWakeup(Wakeup):
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            if self._conn is None:
-                wake.wait(left)
+            if self._conn is None or not self._locked:
+                wake.wait(left)  # a standby asks for the lock again after this
                 return
             try:
                 for _ in self._conn.notifies(timeout=min(_SLICE, left), stop_after=1):

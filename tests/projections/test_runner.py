@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
 
 from domain.commands import VoidAction
 from projections.runner import Projector
+from projections.wakeup import Wakeup, wakeup_for
 from tests.projections.conftest import Crash, CrashingWriter, day, log, rows
 
 if TYPE_CHECKING:
@@ -143,6 +146,42 @@ def test_a_lost_notify_does_not_stall_the_runner(
     projector.stop()
     projector.start()  # restartable, and start is idempotent
     projector.start()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # NOTIFY, locks
+def test_a_standby_is_not_woken_by_commits_and_takes_over_when_the_holder_goes(
+    tracker: PhaseTracker, projector: Projector
+) -> None:
+    holder = wakeup_for(projector.store, projector.lock_key)
+    standby = wakeup_for(projector.store, projector.lock_key)
+
+    def commit_soon(contact: str) -> None:
+        threading.Timer(0.2, log, (tracker, contact, "contact_captured", 0)).start()
+
+    def waited(wakeup: Wakeup, timeout: float) -> float:
+        started = time.monotonic()
+        wakeup.wait(timeout, threading.Event())
+        return time.monotonic() - started
+
+    try:
+        assert holder.acquire()
+        assert not standby.acquire()
+
+        # Step: a commit while both wait: the standby sleeps its whole interval
+        # (it would otherwise ask for the lock at every commit); the holder has
+        # the commit's NOTIFY waiting and wakes at once.
+        commit_soon("anna")
+        assert waited(standby, 1.0) >= 1.0
+        assert waited(holder, 5.0) < 1.0
+
+        # Step: the holder goes; the standby takes the lock and is woken by commits.
+        holder.close()
+        assert standby.acquire()
+        commit_soon("bert")
+        assert waited(standby, 5.0) < 1.0
+    finally:
+        holder.close()
+        standby.close()
 
 
 def test_a_started_runner_serves_read_your_writes(
