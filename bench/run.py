@@ -4,7 +4,8 @@ Order of one database's run: import N actions (and raw COPY of as many rows),
 rebuild every read model from that log in a fresh process (and the stock runner on
 a sample), then start the real server on the same database for the reports, the
 timeline and online logging; finally the stock server on an empty database for
-the same online actions.
+the same online actions. Each timed step starts after a checkpoint, as pgbench's
+runs do, so that it does not pay for writing out the step before it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bench import load, wire
-from bench.db import scratch
+from bench.db import checkpoint, scratch
 from bench.generator import history
 from bench.imports import import_history, raw_copy, sample_rows
 from bench.rebuild import rebuild_in_subprocess, stock_runner
@@ -75,6 +76,7 @@ def run_database(
         imported = import_history(url, size.actions, seed)
         if imported.errors:
             say(f"  rejected: {imported.errors}")
+        checkpoint(url)
         raw = raw_copy(url, imported.actions, sample_rows(url))
         add(
             "bulk import (log_actions)",
@@ -105,6 +107,7 @@ def run_database(
         say(
             f"{database}: rebuilding read models from {imported.stored_events:,} events"
         )
+        checkpoint(url)
         rebuilt = rebuild_in_subprocess(url)
         comparison: dict[str, Any] = {}
         if database == "postgres":
@@ -132,6 +135,7 @@ def run_database(
             count=rebuilt.events,
         )
 
+        checkpoint(url)
         say(f"{database}: server up; reports, timeline, online logging")
         with serve("bench.server:phaselog_app", url, workers=WORKERS) as base:
             figures += _reads(database, base, size, say)
@@ -144,6 +148,7 @@ def run_database(
 
     with scratch(database, postgres_dsn, "stock") as url:
         quarter = _online_requests(seed + 1, max(size.online // 4, 1), size.clients)
+        checkpoint(url)
         with serve("bench.stock:stock_app", url, workers=WORKERS) as base:
             stock = load.closed_loop(base, quarter)
             _check(stock, say)
