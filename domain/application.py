@@ -49,6 +49,8 @@ from domain.single import ConcurrencyExhausted as ConcurrencyExhausted
 from domain.staging import Plan
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from domain.pipeline import Pipeline
 
 FUTURE_TOLERANCE = dt.timedelta(days=1)
@@ -74,6 +76,10 @@ class ActionKeys(Protocol):
     def select_events_after(
         self, versions: Mapping[uuid.UUID, int]
     ) -> dict[uuid.UUID, list[StoredEvent]]: ...
+
+    def held(self) -> AbstractContextManager[None]:
+        """This thread's statements share one connection until the block ends."""
+        ...
 
 
 Clock = Callable[[], dt.datetime]
@@ -224,9 +230,10 @@ class PhaseTracker(Application[uuid.UUID]):
         With `isolate` (concurrent requests coalesced into one transaction) each
         command stands alone, applied in order.
         """
-        return self.batches.log_actions(
-            commands, deals_per_transaction=deals_per_transaction, isolate=isolate
-        )
+        with self.keys.held():  # one connection for its reads and saves
+            return self.batches.log_actions(
+                commands, deals_per_transaction=deals_per_transaction, isolate=isolate
+            )
 
     def plan(self, command: LogAction) -> Plan:
         """Validate what needs no history, and name the deal the action belongs to."""
@@ -277,7 +284,8 @@ class PhaseTracker(Application[uuid.UUID]):
         Answers in order: a Result (new or replayed) or the error that rejected
         that void (`ActionNotFound`, `ActionConflict`, ...); never None.
         """
-        return self.corrections.void_many(commands, deals_per_transaction)
+        with self.keys.held():
+            return self.corrections.void_many(commands, deals_per_transaction)
 
     def expire(self, deal_id: uuid.UUID) -> Result | None:
         """Close an idle deal under its pipeline's expiry policy, if it is due."""
@@ -291,7 +299,8 @@ class PhaseTracker(Application[uuid.UUID]):
         Answers in order: a Result, None when the deal is not due, or the error
         for that deal (`DealNotFound`, or `ConcurrencyExhausted` after races).
         """
-        return self.corrections.expire_many(deal_ids, deals_per_transaction)
+        with self.keys.held():
+            return self.corrections.expire_many(deal_ids, deals_per_transaction)
 
     # -- queries ---------------------------------------------------------------
 
