@@ -20,7 +20,12 @@ from eventsourcing.application import (
     ProcessingEvent,
 )
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    Recording,
+    StoredEvent,
+    Transcoder,
+)
 
 from domain.batch import BatchWriter
 from domain.catalog import PipelineHistory, catalog_id_for
@@ -47,6 +52,7 @@ from domain.group_commit import GroupCommit
 from domain.single import MAX_ATTEMPTS, SingleWriter
 from domain.single import ConcurrencyExhausted as ConcurrencyExhausted
 from domain.staging import Plan
+from domain.transcoder import FastJSONTranscoder
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -124,6 +130,12 @@ class PhaseTracker(Application[uuid.UUID]):
             if group_commit
             else None
         )
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoder and transcodings, encoding with orjson."""
+        transcoder = FastJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def close(self) -> None:
         if self.group_commit is not None:
