@@ -2,10 +2,12 @@
 
 Order of one database's run: import N actions (and raw COPY of as many rows),
 rebuild every read model from that log in a fresh process (and the stock runner on
-a sample), then start the real server on the same database for the reports, the
-timeline and online logging; finally the stock server on an empty database for
-the same online actions. Each timed step starts after a checkpoint, as pgbench's
-runs do, so that it does not pay for writing out the step before it.
+a sample), write the expiries then due (untimed: a server's first sweep would
+write them while it is measured), then start the real server on the same database
+for the reports, the timeline and online logging; finally the stock server on an
+empty database for the same online actions. Each timed step starts after a
+checkpoint, as pgbench's runs do, so that it does not pay for writing out the step
+before it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from bench import load, wire
 from bench.db import checkpoint, scratch
 from bench.generator import history
 from bench.imports import import_history, raw_copy, sample_rows
-from bench.rebuild import rebuild_in_subprocess, stock_runner
+from bench.rebuild import expire_due, rebuild_in_subprocess, stock_runner
 from bench.server import serve
 from bench.table import Figure, percentile
 from domain.commands import LogAction
@@ -135,6 +137,8 @@ def run_database(
             count=rebuilt.events,
         )
 
+        expired = expire_due(url)
+        say(f"{database}: {expired:,} idle deals expired before the server starts")
         checkpoint(url)
         say(f"{database}: server up; reports, timeline, online logging")
         with serve("bench.server:phaselog_app", url, workers=WORKERS) as base:
