@@ -83,6 +83,12 @@ class ActionKeys(Protocol):
         self, versions: Mapping[uuid.UUID, int]
     ) -> dict[uuid.UUID, list[StoredEvent]]: ...
 
+    def lookup(
+        self, action_ids: Sequence[str], versions: Mapping[uuid.UUID, int]
+    ) -> tuple[dict[str, tuple[uuid.UUID, str]], dict[uuid.UUID, list[StoredEvent]]]:
+        """`find_actions` and `select_events_after` at once."""
+        ...
+
     def held(self) -> AbstractContextManager[None]:
         """This thread's statements share one connection until the block ends."""
         ...

@@ -213,11 +213,10 @@ class BatchWriter:
                     if not isolate:
                         reject(group, index, error, answers)
                         break
-        known = self.tracker.keys.find_actions(
-            [p.entry.entry_id for p in plans.values()]
-        )
         openers = self._openers(commands, groups, plans)
-        stored = self.get_deals(openers)
+        stored, known = self.get_deals_and_keys(
+            openers, [p.entry.entry_id for p in plans.values()]
+        )
         marks = {deal_id: deal.mark() for deal_id, deal in stored.items()}
         deals = _Deals(stored, openers)
         staged = Staged()
@@ -379,16 +378,23 @@ class BatchWriter:
         only once they are saved, so a cached deal never carries unsaved events;
         one query brings every deal up to date with what others have stored.
         """
+        return self.get_deals_and_keys(deal_ids, ())[0]
+
+    def get_deals_and_keys(
+        self, deal_ids: Collection[uuid.UUID], action_ids: Sequence[str]
+    ) -> tuple[dict[uuid.UUID, Deal], Mapping[str, tuple[uuid.UUID, str]]]:
+        """`get_deals`, and which of `action_ids` are stored, in the same query."""
         with self._cache_lock:
             deals = {i: d for i in deal_ids if (d := self._cache.pop(i, None))}
             wanted = {i: (deals[i].version if i in deals else 0) for i in deal_ids}
-        for deal_id, stored in self.tracker.keys.select_events_after(wanted).items():
+        known, newer = self.tracker.keys.lookup(action_ids, wanted)
+        for deal_id, stored in newer.items():
             aggregate: Any = deals.get(deal_id)
             for event in stored:
                 aggregate = self.tracker.mapper.to_domain_event(event).mutate(aggregate)  # type: ignore[attr-defined]
             if isinstance(aggregate, Deal):
                 deals[deal_id] = aggregate
-        return deals
+        return deals, known
 
     def cache_deals(self, deals: Iterable[Deal]) -> None:
         with self._cache_lock:

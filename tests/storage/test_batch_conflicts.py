@@ -109,7 +109,7 @@ def test_a_lost_race_puts_the_deals_back_so_the_retry_reads_only_new_events(
         ours.log_action(viewing(contact, 0, f"{contact}-0"))
     ours.log_actions([viewing("a", 1, "a-1")], isolate=True)  # cached by `ours`
     ours.log_actions([viewing("b", 1, "b-1")], isolate=True)
-    real_save, real_read = ours.save, ours.keys.select_events_after
+    real_save, real_read = ours.save, ours.keys.lookup
     reads: list[list[int]] = []
 
     def save_after_the_other_worker(*deals: Any, **kwargs: Any) -> Any:
@@ -117,12 +117,12 @@ def test_a_lost_race_puts_the_deals_back_so_the_retry_reads_only_new_events(
             other.log_action(viewing("b", 5, "b-other"))
         return real_save(*deals, **kwargs)
 
-    def read(versions: dict[Any, int]) -> Any:
+    def read(action_ids: list[str], versions: dict[Any, int]) -> Any:
         reads.append(sorted(versions.values()))
-        return real_read(versions)
+        return real_read(action_ids, versions)
 
     monkeypatch.setattr(ours, "save", save_after_the_other_worker)
-    monkeypatch.setattr(ours.keys, "select_events_after", read)
+    monkeypatch.setattr(ours.keys, "lookup", read)
     batch = [viewing(contact, 10, f"{contact}-ours") for contact in ("a", "b")]
     answers = ours.log_actions(batch, isolate=True)
 

@@ -1,0 +1,30 @@
+"""A batch's two reads, known action keys and the deals' newer events, at once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from domain.deal import deal_id_for
+from tests.storage.test_batch_conflicts import viewing
+
+if TYPE_CHECKING:
+    from domain.application import PhaseTracker
+
+
+def test_lookup_answers_what_the_two_reads_answer(tracker: PhaseTracker) -> None:
+    tracker.log_actions(
+        [viewing("a", m, f"a-{m}") for m in (0, 5, 10)] + [viewing("b", 0, "b-0")]
+    )
+    a, b, c = (deal_id_for("fr-sale", x, "villa") for x in "abc")
+    ids = ["a-5", "b-0", "never", "a-10"]
+    versions = {a: 2, b: 0, c: 0}
+
+    found, events = tracker.keys.lookup(ids, versions)
+
+    assert found == tracker.keys.find_actions(ids)
+    assert set(found) == {"a-5", "b-0", "a-10"} and found["b-0"][0] == b
+    assert events == tracker.keys.select_events_after(versions)
+    assert [e.originator_version for e in events[a]] == [3, 4]  # in order
+    assert [e.originator_version for e in events[b]] == [1, 2]
+    assert c not in events
+    assert tracker.keys.lookup([], {c: 0}) == ({}, {})
