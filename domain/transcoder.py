@@ -1,9 +1,9 @@
 """Encoding events for the store: orjson where its bytes mean what the library's do.
 
 The library's `JSONTranscoder` encodes with the standard library's encoder and a
-Python hook per datetime: ~13 us of a logged action's Python, a sixth of an
-import. orjson writes the same JSON at a third of that, with the same hook for
-datetimes (so they are tagged as `DatetimeAsISO` tags them).
+Python hook per datetime: ~10 us per event, a twelfth of an import's Python per
+action. orjson, with the same hook for datetimes (so they are tagged as
+`DatetimeAsISO` tags them) and the check below, takes ~6 us.
 
 It is taken only for a state made of what both encoders write alike: strings,
 booleans, None, integers orjson can hold, finite floats, exact datetimes, and
