@@ -248,27 +248,24 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
         # autovacuum is off) hashed the ids and scanned the whole event table
         # for every batch, so an import's batches slowed as the log grew; the
         # OFFSET 0 keeps the per-deal subquery (and its index scan) whole.
-        self._events_after = SQL(
-            "SELECT s.originator_id, s.originator_version, s.topic, s.state "
+        newer = SQL(
+            "s.originator_id, s.originator_version, s.topic, s.state "
             "FROM unnest(%s::uuid[], %s::bigint[]) AS v(id, after) "
             "CROSS JOIN LATERAL (SELECT e.originator_id, e.originator_version, "
             "e.topic, e.state FROM {0}.{1} AS e WHERE e.originator_id = v.id "
-            "AND e.originator_version > v.after OFFSET 0) AS s "
-            "ORDER BY s.originator_id, s.originator_version"
+            "AND e.originator_version > v.after OFFSET 0) AS s"
         ).format(schema, Identifier(self.events_table_name))
+        self._events_after = SQL(
+            "SELECT {0} ORDER BY s.originator_id, s.originator_version"
+        ).format(newer)
         # A batch's two reads in one statement (see `lookup`): key rows carry an
         # action id and no version, event rows a version and no action id.
         self._keys_and_events_after = SQL(
             "SELECT k.action_id, k.deal_id AS originator_id, "
             "NULL::bigint AS originator_version, k.digest AS topic, "
             "NULL::bytea AS state FROM {0}.{1} AS k WHERE k.action_id = ANY(%s) "
-            "UNION ALL SELECT NULL, s.originator_id, s.originator_version, "
-            "s.topic, s.state "
-            "FROM unnest(%s::uuid[], %s::bigint[]) AS v(id, after) "
-            "CROSS JOIN LATERAL (SELECT e.originator_id, e.originator_version, "
-            "e.topic, e.state FROM {0}.{2} AS e WHERE e.originator_id = v.id "
-            "AND e.originator_version > v.after OFFSET 0) AS s"
-        ).format(schema, Identifier(ACTION_KEYS), Identifier(self.events_table_name))
+            "UNION ALL SELECT NULL, {2}"
+        ).format(schema, Identifier(ACTION_KEYS), newer)
         # One statement saves a batch: the keys, the table lock, the notification
         # and the events, in a function (see `_insert_in_one_statement`).
         table = Identifier(self.events_table_name)
