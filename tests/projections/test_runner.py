@@ -10,7 +10,7 @@ import pytest
 
 from domain.commands import VoidAction
 from projections.runner import Projector
-from projections.wakeup import Wakeup, wakeup_for
+from projections.wakeup import SQLITE_POLL, Wakeup, wakeup_for
 from tests.projections.conftest import Crash, CrashingWriter, day, log, rows
 
 if TYPE_CHECKING:
@@ -162,11 +162,6 @@ def test_a_standby_is_not_woken_by_commits_and_takes_over_when_the_holder_goes(
         commit.start()
         commits.append(commit)
 
-    def waited(wakeup: Wakeup, timeout: float) -> float:
-        started = time.monotonic()
-        wakeup.wait(timeout, threading.Event())
-        return time.monotonic() - started
-
     try:
         assert holder.acquire()
         assert not standby.acquire()
@@ -175,19 +170,50 @@ def test_a_standby_is_not_woken_by_commits_and_takes_over_when_the_holder_goes(
         # (it would otherwise ask for the lock at every commit); the holder has
         # the commit's NOTIFY waiting and wakes for it.
         commit_soon("anna")
-        assert waited(standby, 1.0) >= 1.0
-        assert waited(holder, limit) < limit
+        assert _waited(standby, 1.0) >= 1.0
+        assert _waited(holder, limit) < limit
 
         # Step: the holder goes; the standby takes the lock and is woken by commits.
         holder.close()
         assert standby.acquire()
         commit_soon("bert")
-        assert waited(standby, limit) < limit
+        assert _waited(standby, limit) < limit
     finally:
         for commit in commits:
             commit.join()
         holder.close()
         standby.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # a file
+def test_on_sqlite_one_runner_holds_the_file_lock_and_polls_a_standby_takes_over(
+    projector: Projector,
+) -> None:
+    holder = wakeup_for(projector.store, projector.lock_key)
+    standby = wakeup_for(projector.store, projector.lock_key)
+    try:
+        assert holder.acquire()
+        assert holder.acquire()  # still held: asking again is no new lock
+        assert not standby.acquire()
+
+        # Step: with no NOTIFY, the holder looks for new events every poll; the
+        # standby only asks for the lock again once its interval is over.
+        assert _waited(holder, 10.0) < 10.0
+        assert _waited(standby, 3 * SQLITE_POLL) >= 3 * SQLITE_POLL
+
+        # Step: the holder goes (its process ends); the standby takes over.
+        holder.close()
+        assert standby.acquire()
+        assert not holder.acquire()
+    finally:
+        holder.close()
+        standby.close()
+
+
+def _waited(wakeup: Wakeup, timeout: float) -> float:
+    started = time.monotonic()
+    wakeup.wait(timeout, threading.Event())
+    return time.monotonic() - started
 
 
 def test_a_started_runner_serves_read_your_writes(
