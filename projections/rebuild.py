@@ -71,9 +71,13 @@ def rebuild(
         build.load(
             projector, generation, head, build.workers_for(projector, total), loaded
         )
-        _index(store, schema, generation)
+        # The counts before the indexes: with none yet, grouping the rows is one
+        # scan (SQLite grouped `phase_intervals` through an index that does not
+        # cover it, a table lookup a row: 3.7 s against 2.3 s at 1 M intervals).
         with store.write() as tx:
             schema.create_counts(tx, generation)  # before any write keeps them
+        _index(store, schema, generation)
+        with store.write() as tx:
             schema.advance(tx, generation, head, 1.0)
         _swap(projector, generation)
 
