@@ -28,6 +28,8 @@ def _server(served: list[int]) -> tuple[str, Callable[[], None]]:
                 served[0] += 1
                 writer.write(OK)
         except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
             writer.close()
 
     server = loop.run_until_complete(asyncio.start_server(answer, "127.0.0.1", 0))
@@ -35,10 +37,17 @@ def _server(served: list[int]) -> tuple[str, Callable[[], None]]:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
+    async def shutdown() -> None:
+        server.close()
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
     def stop() -> None:
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result()
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
-        server.close()
         loop.close()
 
     return f"http://127.0.0.1:{port}", stop
