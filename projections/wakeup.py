@@ -59,10 +59,18 @@ class FileWakeup(Wakeup):
     def __init__(self, path: str) -> None:
         self.path = path
         self._held: TextIO | None = None
+        self._unlocked = False  # no lock file could be made: projecting anyway
 
     def acquire(self) -> bool:
-        if self._held is None:
-            handle = open(self.path, "a")  # noqa: SIM115 - held until close()
+        if self._held is None and not self._unlocked:
+            try:
+                handle = open(self.path, "a")  # noqa: SIM115 - held until close()
+            except OSError:
+                # No lock to be had (a lock file another user made): project
+                # unlocked, as every process did before, rather than not at all.
+                logger.warning("no projector lock at %s; projecting", self.path)
+                self._unlocked = True
+                return True
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -72,7 +80,7 @@ class FileWakeup(Wakeup):
         return True
 
     def wait(self, timeout: float, wake: threading.Event) -> None:
-        if self._held is None:
+        if self._held is None and not self._unlocked:
             wake.wait(timeout)  # a standby asks for the lock again after this
         else:
             super().wait(timeout, wake)
@@ -80,7 +88,7 @@ class FileWakeup(Wakeup):
     def close(self) -> None:
         if self._held is not None:
             self._held.close()  # closing the file releases the lock
-            self._held = None
+        self._held, self._unlocked = None, False
 
 
 class PgWakeup(Wakeup):

@@ -10,11 +10,12 @@ import pytest
 
 from domain.commands import VoidAction
 from projections.runner import Projector
-from projections.wakeup import SQLITE_POLL, Wakeup, wakeup_for
+from projections.wakeup import SQLITE_POLL, FileWakeup, Wakeup, wakeup_for
 from tests.projections.conftest import Crash, CrashingWriter, day, log, rows
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from domain.application import PhaseTracker
 
@@ -208,6 +209,14 @@ def test_on_sqlite_one_runner_holds_the_file_lock_and_polls_a_standby_takes_over
     finally:
         holder.close()
         standby.close()
+
+
+def test_without_a_lock_file_the_runner_projects_unlocked(tmp_path: Path) -> None:
+    wakeup = FileWakeup(str(tmp_path / "gone" / "phaselog.db.projector-lock"))
+
+    assert wakeup.acquire()  # it cannot make the file: it projects, unlocked
+    assert _waited(wakeup, 10.0) < 10.0  # and polls, as a holder does
+    wakeup.close()
 
 
 def _waited(wakeup: Wakeup, timeout: float) -> float:
