@@ -8,8 +8,8 @@ holds the lock) does not listen: it asks for the lock once a poll interval.
 SQLite has no NOTIFY: the holder looks for new events every `SQLITE_POLL`, which
 costs two small reads, and otherwise the same holds with an exclusive `flock` on a
 file beside the database in place of the advisory lock. Without it every server
-process ran the projection, folded each page and lost the race to write it but
-once; an in-memory database belongs to one process and needs no lock.
+process ran the projection: each folded every page, and all but one lost the race
+to write it. An in-memory database belongs to one process and needs no lock.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 _TRY_LOCK = SQL("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))")
 _SLICE = 0.05  # how often a wait looks at the wake event
-# With a 1 s poll, a page under steady load was followed by the settle and then a
-# whole second: the read models trailed the log by 1.4 s at 1,000 actions/s.
+# Under steady load a page is followed by the settle and then this wait: with the
+# runner's 1 s poll interval, a whole second more behind the log each time.
 SQLITE_POLL = 0.1
 
 
