@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import threading
 from typing import TYPE_CHECKING, Any
@@ -53,8 +54,9 @@ def _server(served: list[int]) -> tuple[str, Callable[[], None]]:
     return f"http://127.0.0.1:{port}", stop
 
 
+@contextlib.contextmanager
 def _collections(served: list[int]) -> Iterator[list[int]]:
-    """Yields the number of answers served at each collection that starts."""
+    """The number of answers served at each collection that starts meanwhile."""
     counted: list[int] = []
 
     def count(phase: str, info: dict[str, Any]) -> None:
@@ -80,10 +82,8 @@ def test_no_garbage_collection_runs_while_the_loops_measure() -> None:
             lambda: load.open_loop(base, requests, rate=3000),
         ):
             served[0] = 0
-            counting = _collections(served)
-            counted = next(counting)
-            outcome = run()
-            counting.close()
+            with _collections(served) as counted:
+                outcome = run()
             assert outcome.done == len(requests)
             # Before the first answer (the pause's own collection) or after the
             # last: none while answers come in and latencies are recorded.
