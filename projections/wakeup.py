@@ -153,10 +153,9 @@ def wakeup_for(store: Store, key: str) -> Wakeup:
         return PgWakeup(store, key)
     assert isinstance(store, SQLiteStore)
     pool = store.datastore.pool
-    name = pool.db_name
-    if pool.is_sqlite_memory_mode or name.startswith("file:"):
-        return Wakeup()  # one process, or a URI that names no plain path
-    return FileWakeup(f"{name}.projector-lock")
+    if pool.is_sqlite_memory_mode:
+        return Wakeup()  # one process
+    return FileWakeup(f"{pool.db_name}.projector-lock")  # as `sqlite_write_lock`
 
 
 class AlreadyRunning(RuntimeError):
