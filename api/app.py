@@ -19,6 +19,7 @@ from api.settings import Settings, eventsourcing_env
 from domain.application import PhaseTracker
 from domain.definitions import check_chains, load_definition, load_presets
 from projections.keys import KeyStore
+from projections.recorders import lock_file
 from projections.reports import Reports
 from projections.runner import Projector
 
@@ -90,10 +91,11 @@ def startup_lock(settings: Settings) -> Iterator[None]:
 def _file_lock(db_name: str) -> Iterator[None]:
     """SQLite: an exclusive lock on a file beside the database, for the same reason
     (concurrent first opens failed now and then with "database is locked")."""
-    if db_name.startswith((":", "file:")):
-        yield  # an in-memory database belongs to one process
+    path = lock_file(db_name, "startup")
+    if path is None:
+        yield
         return
-    with open(f"{db_name}.startup-lock", "a") as handle:
+    with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield  # closing the file releases the lock
 

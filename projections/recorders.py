@@ -53,6 +53,14 @@ COPY_THRESHOLD = 200  # events per save from which COPY beats INSERT ... unnest
 INSERT_FUNCTION = "phaselog_insert_events"
 
 
+def lock_file(db_name: str, purpose: str) -> str | None:
+    """The lock file for `purpose` beside a SQLite database (startup, write,
+    projector); None for an in-memory database, which belongs to one process."""
+    if SQLiteConnectionPool.detect_memory_mode(db_name):
+        return None
+    return f"{db_name}.{purpose}-lock"
+
+
 @contextlib.contextmanager
 def sqlite_write_lock(db_name: str) -> Iterator[None]:
     """One writing transaction at a time on a SQLite file, across processes.
@@ -64,10 +72,11 @@ def sqlite_write_lock(db_name: str) -> Iterator[None]:
     beside the database instead; the kernel wakes the next one at once. Each
     holder opens the file anew, so threads exclude each other too.
     """
-    if SQLiteConnectionPool.detect_memory_mode(db_name):
-        yield  # an in-memory database belongs to one process
+    path = lock_file(db_name, "write")
+    if path is None:
+        yield
         return
-    with open(f"{db_name}.write-lock", "a") as handle:
+    with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield  # closing the file releases the lock
 

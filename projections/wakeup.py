@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg.sql import SQL, Identifier
 
+from projections.recorders import lock_file
 from projections.store import PostgresStore, SQLiteStore
 
 if TYPE_CHECKING:
@@ -152,10 +153,8 @@ def wakeup_for(store: Store, key: str) -> Wakeup:
     if isinstance(store, PostgresStore):
         return PgWakeup(store, key)
     assert isinstance(store, SQLiteStore)
-    pool = store.datastore.pool
-    if pool.is_sqlite_memory_mode:
-        return Wakeup()  # one process
-    return FileWakeup(f"{pool.db_name}.projector-lock")  # as `sqlite_write_lock`
+    path = lock_file(store.datastore.pool.db_name, "projector")
+    return Wakeup() if path is None else FileWakeup(path)
 
 
 class AlreadyRunning(RuntimeError):
