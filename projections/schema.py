@@ -81,24 +81,30 @@ _INTERVAL_DDL = (
     "duration_seconds {float}, owner text"
 )
 # (table, index suffix, unique, columns, predicate): the filters the reports and the
-# API use. `funnel` and `durations` cover their reports' columns (index-only scans);
-# `current` holds only open intervals, so a rank among them is a short walk.
+# API use. `durations` covers its report's columns (index-only scans); `current`
+# holds only open intervals, so a rank among them is a short walk. A deal's row is
+# written anew at each of its actions, into every index it has an entry in: the
+# optional columns are indexed where set only (a predicate their filters imply),
+# and a whole pipeline's funnel reads the count tables, not an index of its own.
+# A suffix names one definition: a changed index gets a new one, so `ensure` makes
+# it on the serving generation and drops the old (`retire_indexes`).
 _INDEXES: tuple[tuple[str, str, bool, tuple[str, ...], str], ...] = (
     (DEAL_PHASES, "pk", True, ("deal_id",), ""),
-    (
-        DEAL_PHASES,
-        "funnel",
-        False,
-        ("pipeline", "phase", "phase_kind", "reached_phases"),
-        "",
-    ),
     # The deal list by pipeline, in its keyset order: no sort of the pipeline's
     # deals for a page (SQLite sorted 70,000 for each page of 50 at 1 M events).
     (DEAL_PHASES, "pipeline_deal", False, ("pipeline", "deal_id"), ""),
     (DEAL_PHASES, "contact", False, ("contact_id",), ""),
-    (DEAL_PHASES, "object", False, ("object_id",), ""),
-    (DEAL_PHASES, "stale", False, ("phase_kind", "stale_at"), ""),
-    (DEAL_PHASES, "expires", False, ("expires_at",), ""),
+    (DEAL_PHASES, "object_set", False, ("object_id",), "object_id IS NOT NULL"),
+    # The stale report's keyset order within a pipeline (only open deals with a
+    # stale threshold have a `stale_at`).
+    (
+        DEAL_PHASES,
+        "stale_pages",
+        False,
+        ("pipeline", "stale_at", "deal_id"),
+        "stale_at IS NOT NULL",
+    ),
+    (DEAL_PHASES, "expiring", False, ("expires_at",), "expires_at IS NOT NULL"),
     (PHASE_INTERVALS, "pk", True, ("deal_id", "seq"), ""),
     (
         PHASE_INTERVALS,
@@ -159,9 +165,10 @@ class Schema:
             )
             generations = self.generations(tx)
             if generations:
-                # Indexes and counts added since the serving generation was built
-                # (a no-op once they exist).
+                # Indexes and counts added since the serving generation was built,
+                # and indexes since retired (a no-op once it is up to date).
                 active = self.active(tx)[0]
+                self.retire_indexes(tx, active)
                 self.create_indexes(tx, active, analyze=False)
                 if self.create_counts(tx, active):
                     self.point_views(tx, active)
@@ -248,6 +255,31 @@ class Schema:
             )
             for name, suffix, unique, columns, predicate in _INDEXES
         ]
+
+    def retire_indexes(self, tx: Tx, generation: int) -> None:
+        """Drop the generation's indexes of ours that `_INDEXES` no longer names."""
+        wanted = {f"{physical(n, generation)}_{suffix}" for n, suffix, *_ in _INDEXES}
+        for name in (DEAL_PHASES, PHASE_INTERVALS):
+            table = physical(name, generation)
+            if self.store.postgres:
+                tx.execute(
+                    SQL(
+                        "SELECT i.relname FROM pg_index x JOIN pg_class i "
+                        "ON i.oid = x.indexrelid WHERE x.indrelid = %s::regclass"
+                    ),
+                    [self.table(name, generation).as_string(None)],
+                )
+            else:
+                tx.execute(
+                    SQL(
+                        "SELECT name FROM sqlite_master "
+                        "WHERE type = 'index' AND tbl_name = %s"
+                    ),
+                    [table],
+                )
+            for (index,) in tx.fetchall():
+                if index.startswith(f"{table}_") and index not in wanted:
+                    tx.execute(SQL("DROP INDEX {}").format(self.store.table(index)))
 
     def create_counts(self, tx: Tx, generation: int) -> bool:
         """The generation's count tables and triggers, if it has none yet.

@@ -1,0 +1,136 @@
+"""The read models' indexes: each filter finds its own (a partial index only where
+the filter implies its predicate), and a serving generation follows the list."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+import pytest
+from psycopg.sql import SQL, Identifier, Literal
+
+from projections.reports import Reports
+from projections.runner import Projector
+from projections.schema import DEAL_PHASES, physical
+from tests.projections.conftest import day, log
+
+if TYPE_CHECKING:
+    from psycopg.sql import Composable
+
+    from domain.application import PhaseTracker
+    from projections.store import PostgresStore, Store
+
+
+def _plans(store: Store, monkeypatch: pytest.MonkeyPatch, ask: Any) -> list[str]:
+    """The plans of the statements `ask()` sends through `Reports._query`.
+
+    PostgreSQL plans as for a prepared statement run many times (a generic plan:
+    the predicate must follow from the filter without its values), and with
+    sequential scans off, since a test's few rows would be read whole anyway.
+    """
+    asked: list[tuple[Composable, list[Any]]] = []
+    real = Reports._query
+
+    def spy(self: Reports, query: Composable, params: list[Any]) -> Any:
+        asked.append((query, [self.store.bind(p) for p in params]))
+        return real(self, query, params)
+
+    monkeypatch.setattr(Reports, "_query", spy)
+    ask()
+    plans = []
+    for query, params in asked:
+        with store.snapshot() as tx:  # a transaction: SET LOCAL lasts its length
+            if store.postgres:
+                tx.execute(SQL("SET LOCAL enable_seqscan = off"))
+                tx.execute(SQL("SET LOCAL plan_cache_mode = force_generic_plan"))
+                first, *rest = _text(query).split("%s")
+                text = first + "".join(f"${n}{part}" for n, part in enumerate(rest, 1))
+                tx.execute(SQL(f"PREPARE phaselog_plan AS {text}"))  # type: ignore[arg-type]
+                values = SQL(", ").join(map(Literal, params))
+                tx.execute(SQL("EXPLAIN EXECUTE phaselog_plan({})").format(values))
+                plan = " ".join(str(cell) for row in tx.fetchall() for cell in row)
+                tx.execute(SQL("DEALLOCATE phaselog_plan"))
+            else:
+                tx.execute(SQL("EXPLAIN QUERY PLAN ") + query, params)
+                plan = " ".join(str(cell) for row in tx.fetchall() for cell in row)
+            plans.append(plan)
+    return plans
+
+
+def _text(query: Composable) -> str:
+    return query.as_string(None)
+
+
+@pytest.mark.parametrize(
+    ("index", "ask"),
+    [
+        (
+            "stale_pages",
+            lambda p: p.reports.stale(
+                p.tracker.pipeline("nl-tesoro"), now=day(400), limit=1
+            ),
+        ),
+        ("expiring", lambda p: p.reports.expiring(day(400))),
+        ("object_set", lambda p: p.reports.deals(object_id="house-1", now=day(9))),
+    ],
+)
+def test_each_filter_reads_its_index(
+    tracker: PhaseTracker,
+    projector: Projector,
+    monkeypatch: pytest.MonkeyPatch,
+    index: str,
+    ask: Any,
+) -> None:
+    log(tracker, "c1", "contact_captured", 0)
+    log(tracker, "c2", "viewing", 1)
+    log(tracker, "h", "meeting_booked", 2, pipeline="hubspot-default")
+    projector.catch_up()
+
+    plans = _plans(projector.store, monkeypatch, lambda: ask(projector))
+
+    assert plans
+    assert all(f"{physical(DEAL_PHASES, 1)}_{index}" in plan for plan in plans), plans
+
+
+def _indexes(store: Store, table: str) -> set[str]:
+    with store.read() as tx:
+        if store.postgres:
+            tx.execute(
+                SQL(
+                    "SELECT indexname FROM pg_indexes "
+                    "WHERE schemaname = %s AND tablename = %s"
+                ),
+                [cast("PostgresStore", store).schema, table],
+            )
+        else:
+            tx.execute(
+                SQL("SELECT name FROM sqlite_master WHERE tbl_name = %s"), [table]
+            )
+        return {name for (name,) in tx.fetchall()}
+
+
+def test_a_serving_generation_gets_new_indexes_and_loses_retired_ones(
+    tracker: PhaseTracker, projector: Projector
+) -> None:
+    """An index the list no longer names (here the old `funnel` one) goes at the
+    next start, and one it names anew comes, on the generation already serving."""
+    log(tracker, "c1", "contact_captured", 0)
+    projector.catch_up()
+    store, table = projector.store, physical(DEAL_PHASES, 1)
+    expected = _indexes(store, table)
+    with store.write() as tx:
+        tx.execute(SQL("DROP INDEX {}").format(store.table(f"{table}_stale_pages")))
+        tx.execute(
+            SQL("CREATE INDEX {} ON {} (pipeline, phase)").format(
+                Identifier(f"{table}_funnel"), store.table(table)
+            )
+        )
+        tx.execute(  # not ours: left alone
+            SQL("CREATE INDEX {} ON {} (owner)").format(
+                Identifier("by_hand_owner"), store.table(table)
+            )
+        )
+
+    Projector(tracker)  # what a server does as it starts
+
+    assert _indexes(store, table) == expected | {"by_hand_owner"}
+    assert f"{table}_stale_pages" in expected
