@@ -74,7 +74,7 @@ def rebuild(
         # The counts before the indexes: with none yet, grouping the rows is one
         # scan (SQLite grouped `phase_intervals` through an index that does not
         # cover it, a table lookup a row: 3.7 s against 2.3 s at 1 M intervals).
-        with store.write() as tx:
+        with store.bulk_write() as tx:
             schema.create_counts(tx, generation)  # before any write keeps them
         _index(store, schema, generation)
         with store.write() as tx:
@@ -90,7 +90,7 @@ def _index(store: Store, schema: Schema, generation: int) -> None:
     """
     tables = [schema.table(n, generation) for n in (DEAL_PHASES, PHASE_INTERVALS)]
     if not store.postgres:  # one writer at a time; nothing to run side by side
-        with store.write() as tx:
+        with store.bulk_write() as tx:
             schema.create_indexes(tx, generation, analyze=False)
         store.vacuum(tables)
         return
