@@ -71,6 +71,11 @@ def _text(query: Composable) -> str:
         ),
         ("expiring", lambda p: p.reports.expiring(day(400))),
         ("object_set", lambda p: p.reports.deals(object_id="house-1", now=day(9))),
+        (
+            "owner",
+            lambda p: p.reports.funnel(p.tracker.pipeline("nl-tesoro"), owner="ann"),
+        ),
+        ("lost", lambda p: p.reports.lost_reasons(p.tracker.pipeline("nl-tesoro"))),
     ],
 )
 def test_each_filter_reads_its_index(
