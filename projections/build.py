@@ -70,7 +70,8 @@ def load(
     """Fold every deal up to `head` into `generation`; `progress(events)` per step."""
     if workers <= 1:
         folder, writer = projector.folder, projector.writer
-        _load_range(folder, writer, generation, head, projector.page_size, progress)
+        page_size = projector.load_page_size
+        _load_range(folder, writer, generation, head, page_size, progress)
         return
     context = multiprocessing.get_context("spawn")  # no inherited pools or threads
     # The tables exist; workers creating them at once would race on the catalog.
@@ -79,7 +80,9 @@ def load(
         workers, mp_context=context, initializer=_start, initargs=(env, projector.name)
     ) as pool:
         pending = [
-            pool.submit(_load_in_worker, generation, head, projector.page_size, ids)
+            pool.submit(
+                _load_in_worker, generation, head, projector.load_page_size, ids
+            )
             for ids in id_ranges(workers * RANGES_PER_WORKER)
         ]
         for done in as_completed(pending):

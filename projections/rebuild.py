@@ -160,7 +160,7 @@ def verify(projector: Projector) -> list[Difference]:
         ]
     expected_deals: dict[str, Row] = {}
     expected_intervals: dict[str, Row] = {}
-    for _, folded in projector.folder.scan(position, projector.page_size):
+    for _, folded in projector.folder.scan(position, projector.load_page_size):
         for deal in folded:
             expected_deals[_key(deal.deal)] = deal.deal
             for row in deal.intervals:

@@ -43,6 +43,7 @@ class Projector:
         tracker: PhaseTracker,
         *,
         page_size: int = 2000,
+        load_page_size: int = 8000,
         poll_interval: float = 1.0,
         settle: float = 0.05,
         sweep_interval: float | None = None,
@@ -50,6 +51,11 @@ class Projector:
     ) -> None:
         self.tracker = tracker
         self.page_size = page_size
+        # A rebuild's (and verify's) scan of the whole log pages by more events:
+        # a page is a query, a transaction and a write of its own, and no reader
+        # waits for it (1.25 M events, SQLite / PostgreSQL load: 17.2-17.8 ->
+        # 15.7-15.8 s / 17.2-17.9 -> 16.0-16.5 s against pages of 2,000).
+        self.load_page_size = load_page_size
         # Processes folding a rebuild; None: two on a big PostgreSQL log, else one.
         self.rebuild_workers = rebuild_workers
         self.poll_interval = poll_interval

@@ -106,6 +106,6 @@ class CrashingWriter(PageWriter):
 
 @pytest.fixture
 def projector(tracker: PhaseTracker) -> Iterator[Projector]:
-    projector = Projector(tracker, page_size=5, poll_interval=0.05)
+    projector = Projector(tracker, page_size=5, load_page_size=5, poll_interval=0.05)
     yield projector
     projector.stop()
