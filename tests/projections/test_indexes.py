@@ -42,7 +42,7 @@ def _plans(store: Store, monkeypatch: pytest.MonkeyPatch, ask: Any) -> list[str]
             if store.postgres:
                 tx.execute(SQL("SET LOCAL enable_seqscan = off"))
                 tx.execute(SQL("SET LOCAL plan_cache_mode = force_generic_plan"))
-                first, *rest = _text(query).split("%s")
+                first, *rest = query.as_string(None).split("%s")
                 text = first + "".join(f"${n}{part}" for n, part in enumerate(rest, 1))
                 tx.execute(SQL(f"PREPARE phaselog_plan AS {text}"))  # type: ignore[arg-type]
                 values = SQL(", ").join(map(Literal, params))
@@ -54,10 +54,6 @@ def _plans(store: Store, monkeypatch: pytest.MonkeyPatch, ask: Any) -> list[str]
                 plan = " ".join(str(cell) for row in tx.fetchall() for cell in row)
             plans.append(plan)
     return plans
-
-
-def _text(query: Composable) -> str:
-    return query.as_string(None)
 
 
 @pytest.mark.parametrize(
