@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from api.settings import Settings, eventsourcing_env
 from domain.application import PhaseTracker
 from domain.definitions import check_chains, load_definition, load_presets
 from projections.keys import KeyStore
-from projections.recorders import lock_file
+from projections.recorders import file_lock
 from projections.reports import Reports
 from projections.runner import Projector
 
@@ -66,11 +65,12 @@ def startup_lock(settings: Settings) -> Iterator[None]:
     PostgreSQL's CREATE ... IF NOT EXISTS is not safe against a concurrent create
     (two `serve` workers on a fresh database: one failed with a duplicate type).
     A session advisory lock, held on a connection of its own, serialises startup;
-    on SQLite a lock file beside the database does.
+    on SQLite a lock file beside the database does (concurrent first opens failed
+    now and then with "database is locked").
     """
     env = eventsourcing_env(settings)
     if "POSTGRES_SCHEMA" not in env:
-        with _file_lock(env["SQLITE_DBNAME"]):
+        with file_lock(env["SQLITE_DBNAME"], "startup"):
             yield
         return
     with psycopg.connect(
@@ -85,19 +85,6 @@ def startup_lock(settings: Settings) -> Iterator[None]:
         key = f"phaselog:startup:{env['POSTGRES_SCHEMA']}"
         conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
         yield  # closing the connection releases the lock
-
-
-@contextlib.contextmanager
-def _file_lock(db_name: str) -> Iterator[None]:
-    """SQLite: an exclusive lock on a file beside the database, for the same reason
-    (concurrent first opens failed now and then with "database is locked")."""
-    path = lock_file(db_name, "startup")
-    if path is None:
-        yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
 
 
 TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}

@@ -62,7 +62,19 @@ def lock_file(db_name: str, purpose: str) -> str | None:
 
 
 @contextlib.contextmanager
-def sqlite_write_lock(db_name: str) -> Iterator[None]:
+def file_lock(db_name: str, purpose: str) -> Iterator[None]:
+    """Wait for, then hold, an exclusive lock on `lock_file(db_name, purpose)`
+    (nothing to hold for an in-memory database)."""
+    path = lock_file(db_name, purpose)
+    if path is None:
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
+def sqlite_write_lock(db_name: str) -> contextlib.AbstractContextManager[None]:
     """One writing transaction at a time on a SQLite file, across processes.
 
     SQLite lets a writer that finds the database locked sleep and try again, in
@@ -72,13 +84,7 @@ def sqlite_write_lock(db_name: str) -> Iterator[None]:
     beside the database instead; the kernel wakes the next one at once. Each
     holder opens the file anew, so threads exclude each other too.
     """
-    path = lock_file(db_name, "write")
-    if path is None:
-        yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
+    return file_lock(db_name, "write")
 
 
 class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
