@@ -50,6 +50,14 @@ _ROW_COLUMNS = tuple(
     if c not in ("stale_after_days", "expires_at", "reached_phases")
 )
 _STALE_AT = _ROW_COLUMNS.index("stale_at")
+# An owner's intervals, by postgres?: what time-in-stage reads for an owner.
+_BY_OWNER = {
+    True: "(SELECT i.* FROM {} d CROSS JOIN LATERAL (SELECT * FROM {} "
+    "WHERE deal_id = d.deal_id OFFSET 0) i WHERE d.pipeline = %s "
+    "AND d.owner = %s) AS owned",
+    False: "(SELECT i.* FROM {} d CROSS JOIN {} i WHERE i.deal_id = d.deal_id "
+    "AND d.pipeline = %s AND d.owner = %s) AS owned",
+}
 
 
 def stale_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
@@ -329,10 +337,25 @@ class Reports:
     ) -> TimeInStage:
         """Completed intervals per phase (count, mean, median, p90) and current ages."""
         condition, params = self._deal_filters(
-            pipeline, since, until, owner, time_column="entered_at"
+            pipeline, since, until, None, time_column="entered_at"
         )
+        source = None
+        if owner is not None:
+            # An interval's owner is its deal's current owner: the owner's deals
+            # come by their index, then each one's intervals by their key. Left
+            # to choose, both databases walked the pipeline's every interval and
+            # tested its owner or its deal (1 M events: SQLite 400 ms, PostgreSQL
+            # 80 ms): PostgreSQL is held to that order by a fenced LATERAL, SQLite
+            # by a CROSS JOIN.
+            source = SQL(_BY_OWNER[self.store.postgres]).format(
+                self.deal_phases, self.phase_intervals
+            )
+            params = [pipeline.id, owner, *params]
         stats = self.stages.stats(
-            condition, params, whole_pipeline=(since, until, owner) == (None,) * 3
+            condition,
+            params,
+            whole_pipeline=(since, until, owner) == (None,) * 3,
+            source=source,
         )
         phases = []
         known = [p.key for p in pipeline.phases]

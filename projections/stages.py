@@ -56,13 +56,23 @@ class StageStats:
         return rows
 
     def stats(
-        self, condition: Composable, params: list[Any], *, whole_pipeline: bool
+        self,
+        condition: Composable,
+        params: list[Any],
+        *,
+        whole_pipeline: bool,
+        source: Composable | None = None,
     ) -> dict[str, Stats]:
-        """phase -> Stats over the intervals matching `condition`."""
+        """phase -> Stats over the intervals matching `condition`.
+
+        A filter reads the intervals from `source` (a derived table whose
+        parameters lead `params`) instead of the whole table, if given.
+        """
         if not whole_pipeline:
+            source = self.intervals if source is None else source
             if self.store.postgres:
-                return self._percentile_cont(condition, params)
-            return self._in_python(condition, params)
+                return self._percentile_cont(source, condition, params)
+            return self._in_python(source, condition, params)
         return self._by_rank(params[0])
 
     # -- a whole pipeline: counts, then the values at the ranks ----------------------
@@ -178,7 +188,7 @@ class StageStats:
     # -- filtered ----------------------------------------------------------------------
 
     def _percentile_cont(
-        self, condition: Composable, params: list[Any]
+        self, source: Composable, condition: Composable, params: list[Any]
     ) -> dict[str, Stats]:
         query = SQL(
             "SELECT phase, count(duration_seconds), {}, "
@@ -188,7 +198,7 @@ class StageStats:
             "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM "
             "entered_at)) FILTER (WHERE exited_at IS NULL) "
             "FROM {}{} GROUP BY phase"
-        ).format(SQL(micros_sum(True)), self.intervals, condition)
+        ).format(SQL(micros_sum(True)), source, condition)
         return {
             r[0]: (
                 int(r[1]),
@@ -201,11 +211,13 @@ class StageStats:
             for r in self._query(query, params)
         }
 
-    def _in_python(self, condition: Composable, params: list[Any]) -> dict[str, Stats]:
+    def _in_python(
+        self, source: Composable, condition: Composable, params: list[Any]
+    ) -> dict[str, Stats]:
         query = SQL(
             "SELECT phase, duration_seconds, entered_at FROM {}{} "
             "ORDER BY phase, duration_seconds"
-        ).format(self.intervals, condition)
+        ).format(source, condition)
         durations: dict[str, list[float]] = {}
         entered: dict[str, list[float]] = {}
         for phase, duration, entered_at in self._query(query, params):

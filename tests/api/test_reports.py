@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi.testclient import TestClient
 
@@ -12,32 +12,33 @@ from api.app import create_app
 from tests.api.conftest import action, bearer
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from api.settings import Settings
 
 
-def log_story(client: TestClient) -> int:
-    """Three nl-tesoro deals: one qualified after two days, one lost, one new."""
-    client.post("/v1/actions", json=action(contact_id="ann"))
-    client.post(
-        "/v1/actions",
-        json=action(
-            contact_id="ann",
-            type="budget_confirmed",
-            occurred_at="2024-03-06T09:00:00Z",
-        ),
+def log_story(client: TestClient, actors: Mapping[str, str] | None = None) -> int:
+    """Three nl-tesoro deals: one qualified after two days, one lost, one new.
+
+    `actors` names who logs each contact's actions (so who owns the deal).
+    """
+
+    def post(contact_id: str, **more: Any) -> int:
+        if actors:
+            more["actor"] = actors[contact_id]
+        answer = client.post("/v1/actions", json=action(contact_id=contact_id, **more))
+        return int(answer.json()["position"])
+
+    post("ann")
+    post("ann", type="budget_confirmed", occurred_at="2024-03-06T09:00:00Z")
+    post("bob")
+    post(
+        "bob",
+        type="deal_lost",
+        fields={"lost_reason": "price"},
+        occurred_at="2024-03-05T09:00:00Z",
     )
-    client.post("/v1/actions", json=action(contact_id="bob"))
-    client.post(
-        "/v1/actions",
-        json=action(
-            contact_id="bob",
-            type="deal_lost",
-            fields={"lost_reason": "price"},
-            occurred_at="2024-03-05T09:00:00Z",
-        ),
-    )
-    last = client.post("/v1/actions", json=action(contact_id="cid"))
-    return int(last.json()["position"])
+    return post("cid")
 
 
 def test_funnel_after_a_write_includes_that_write(client: TestClient) -> None:
@@ -76,6 +77,44 @@ def test_time_in_stage_counts_completed_stays(client: TestClient) -> None:
     assert lead["mean_seconds"] == 1.5 * 86400
     assert lead["current"] == 1
     assert set(lead) >= {"median_seconds", "p90_seconds", "current_median_age_seconds"}
+
+
+def test_reports_for_one_owner_count_only_that_owners_deals(
+    client: TestClient,
+) -> None:
+    log_story(client, actors={"ann": "agent-a", "bob": "agent-a", "cid": "agent-b"})
+    # Ann's deal goes to agent B: its stays count for B from now on.
+    last = client.post(
+        "/v1/actions",
+        json=action(
+            contact_id="ann",
+            type="budget_confirmed",
+            occurred_at="2024-03-07T09:00:00Z",
+            actor="agent-a",
+            fields={"owner": "agent-b"},
+        ),
+    )
+    query = {"pipeline": "nl-tesoro", "after": last.json()["position"]}
+
+    def stages(owner: str) -> dict[str, tuple[int, int]]:
+        report = client.get(
+            "/v1/reports/time-in-stage", params={**query, "owner": owner}
+        ).json()
+        return {p["phase"]: (p["count"], p["current"]) for p in report["phases"]}
+
+    def lost(owner: str) -> int:
+        return int(
+            client.get(
+                "/v1/reports/lost-reasons", params={**query, "owner": owner}
+            ).json()["total"]
+        )
+
+    a, b = stages("agent-a"), stages("agent-b")
+
+    assert (a["lead"], a["qualification"], a["lost"]) == ((1, 0), (0, 0), (0, 1))
+    assert (b["lead"], b["qualification"], b["lost"]) == ((1, 1), (0, 1), (0, 0))
+    assert stages("nobody")["lead"] == (0, 0)
+    assert (lost("agent-a"), lost("agent-b")) == (1, 0)
 
 
 def test_stale_and_lost_reasons(client: TestClient) -> None:

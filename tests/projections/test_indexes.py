@@ -10,7 +10,8 @@ from psycopg.sql import SQL, Identifier, Literal
 
 from projections.reports import Reports
 from projections.runner import Projector
-from projections.schema import DEAL_PHASES, physical
+from projections.schema import DEAL_PHASES, PHASE_INTERVALS, physical
+from projections.stages import StageStats
 from tests.projections.conftest import day, log
 
 if TYPE_CHECKING:
@@ -21,20 +22,27 @@ if TYPE_CHECKING:
 
 
 def _plans(store: Store, monkeypatch: pytest.MonkeyPatch, ask: Any) -> list[str]:
-    """The plans of the statements `ask()` sends through `Reports._query`.
+    """The plans of the statements `ask()` sends through the reports' `_query`.
 
     PostgreSQL plans as for a prepared statement run many times (a generic plan:
     the predicate must follow from the filter without its values), and with
     sequential scans off, since a test's few rows would be read whole anyway.
     """
     asked: list[tuple[Composable, list[Any]]] = []
-    real = Reports._query
 
-    def spy(self: Reports, query: Composable, params: list[Any]) -> Any:
-        asked.append((query, [self.store.bind(p) for p in params]))
-        return real(self, query, params)
+    def spy_on(kind: type[Reports | StageStats]) -> None:
+        real = kind._query
 
-    monkeypatch.setattr(Reports, "_query", spy)
+        def spy(
+            self: Reports | StageStats, query: Composable, params: list[Any]
+        ) -> Any:
+            asked.append((query, [self.store.bind(p) for p in params]))
+            return real(self, query, params)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(kind, "_query", spy)
+
+    spy_on(Reports)
+    spy_on(StageStats)
     ask()
     plans = []
     for query, params in asked:
@@ -90,6 +98,32 @@ def test_each_filter_reads_its_index(
 
     assert plans
     assert all(f"{physical(DEAL_PHASES, 1)}_{index}" in plan for plan in plans), plans
+
+
+@pytest.mark.parametrize("since", [None, day(1)])
+def test_time_in_stage_by_owner_reads_the_owners_deals_and_their_intervals(
+    tracker: PhaseTracker,
+    projector: Projector,
+    monkeypatch: pytest.MonkeyPatch,
+    since: Any,
+) -> None:
+    log(tracker, "c1", "contact_captured", 0, actor="ann")
+    log(tracker, "c1", "viewing", 2, actor="ann")
+    log(tracker, "c2", "contact_captured", 1, actor="bob")
+    projector.catch_up()
+    tesoro = tracker.pipeline("nl-tesoro")
+
+    plans = _plans(
+        projector.store,
+        monkeypatch,
+        lambda: projector.reports.time_in_stage(
+            tesoro, now=day(9), since=since, owner="ann"
+        ),
+    )
+
+    (plan,) = plans
+    assert f"{physical(DEAL_PHASES, 1)}_owner" in plan
+    assert f"{physical(PHASE_INTERVALS, 1)}_pk" in plan
 
 
 def _indexes(store: Store, table: str) -> set[str]:

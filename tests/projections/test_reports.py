@@ -121,6 +121,29 @@ def test_time_in_stage_filters_by_entry_period_and_owner(
     assert stages["lost"].current == 2
 
 
+def test_time_in_stage_by_owner_counts_a_reassigned_deal_for_its_new_owner(
+    tracker: PhaseTracker, tesoro: Pipeline, projector: Projector
+) -> None:
+    log(tracker, "c", "viewing", 15, actor="ann", owner="bob")  # C: Ann's, now Bob's
+    projector.catch_up()
+
+    bobs = projector.reports.time_in_stage(tesoro, now=day(30), owner="bob")
+    anns = projector.reports.time_in_stage(tesoro, now=day(30), owner="ann")
+
+    bob = {s.phase: (s.count, s.current) for s in bobs.phases}
+    ann = {s.phase: (s.count, s.current) for s in anns.phases}
+    # Lead: B 4 days, D 1 day, C 2 days; Ann keeps A's 2 days and E's open stay.
+    assert (bob["lead"], ann["lead"]) == ((3, 0), (1, 1))
+    assert (bob["viewing"], ann["viewing"]) == ((0, 1), (1, 0))  # C's, A's
+    assert bob["lost"] == (0, 2)
+    assert sum(s.count + s.current for s in bobs.phases) + sum(
+        s.count + s.current for s in anns.phases
+    ) == sum(
+        s.count + s.current
+        for s in projector.reports.time_in_stage(tesoro, now=day(30)).phases
+    )
+
+
 def test_stale_lists_open_deals_past_their_phases_threshold(
     tesoro: Pipeline, projector: Projector
 ) -> None:
