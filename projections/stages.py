@@ -63,17 +63,17 @@ class StageStats:
         whole_pipeline: bool,
         source: Composable | None = None,
     ) -> dict[str, Stats]:
-        """phase -> Stats over the intervals matching `condition`.
+        """phase -> Stats over the intervals of `source` matching `condition`.
 
-        A filter reads the intervals from `source` (a derived table whose
-        parameters lead `params`) instead of the whole table, if given.
+        `source` is the intervals table or a derived table of some of them (its
+        parameters lead `params`). A whole pipeline needs only its id, `params[0]`.
         """
-        if not whole_pipeline:
-            source = self.intervals if source is None else source
-            if self.store.postgres:
-                return self._percentile_cont(source, condition, params)
-            return self._in_python(source, condition, params)
-        return self._by_rank(params[0])
+        if whole_pipeline:
+            return self._by_rank(params[0])
+        source = self.intervals if source is None else source
+        if self.store.postgres:
+            return self._percentile_cont(source, condition, params)
+        return self._in_python(source, condition, params)
 
     # -- a whole pipeline: counts, then the values at the ranks ----------------------
 
@@ -214,10 +214,11 @@ class StageStats:
     def _in_python(
         self, source: Composable, condition: Composable, params: list[Any]
     ) -> dict[str, Stats]:
-        query = SQL(
-            "SELECT phase, duration_seconds, entered_at FROM {}{} "
-            "ORDER BY phase, duration_seconds"
-        ).format(source, condition)
+        # Sorted here, not by the query: an ORDER BY made SQLite walk the
+        # pipeline's intervals in the durations index's order, whatever the filter.
+        query = SQL("SELECT phase, duration_seconds, entered_at FROM {}{}").format(
+            source, condition
+        )
         durations: dict[str, list[float]] = {}
         entered: dict[str, list[float]] = {}
         for phase, duration, entered_at in self._query(query, params):
@@ -229,6 +230,8 @@ class StageStats:
                 entered[phase].append(moment.timestamp())
             else:
                 durations[phase].append(duration)
+        for values in durations.values():
+            values.sort()
         return {
             phase: (
                 len(values),

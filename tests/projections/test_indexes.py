@@ -126,6 +126,26 @@ def test_time_in_stage_by_owner_reads_the_owners_deals_and_their_intervals(
     assert f"{physical(PHASE_INTERVALS, 1)}_pk" in plan
 
 
+# PostgreSQL reads a period's rows by a bitmap of any of the pipeline's indexes.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_time_in_stage_for_a_period_reads_each_phases_entries_in_it(
+    tracker: PhaseTracker, projector: Projector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log(tracker, "c1", "contact_captured", 0)
+    log(tracker, "c1", "viewing", 2)
+    projector.catch_up()
+    tesoro = tracker.pipeline("nl-tesoro")
+
+    plans = _plans(
+        projector.store,
+        monkeypatch,
+        lambda: projector.reports.time_in_stage(tesoro, now=day(9), since=day(1)),
+    )
+
+    (plan,) = plans
+    assert f"{physical(PHASE_INTERVALS, 1)}_pipeline_phase" in plan
+
+
 def _indexes(store: Store, table: str) -> set[str]:
     with store.read() as tx:
         if store.postgres:

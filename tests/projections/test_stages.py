@@ -30,7 +30,7 @@ def test_rank_lookups_give_exactly_what_percentile_cont_gives(
     projector.catch_up()
     stages = projector.reports.stages
     condition, params = projector.reports._deal_filters(
-        tracker.pipeline("nl-tesoro"), None, None, None, time_column="entered_at"
+        tracker.pipeline("nl-tesoro"), None, None, None
     )
 
     by_rank = stages.stats(condition, params, whole_pipeline=True)
