@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench import load, wire
 from bench.db import checkpoint, scratch
-from bench.generator import history
+from bench.generator import ACTORS, default_now, history
 from bench.imports import import_history, raw_copy, sample_rows
 from bench.rebuild import expire_due, rebuild_in_subprocess, stock_runner
 from bench.server import serve
@@ -218,6 +218,9 @@ def _reads(
 ) -> list[Figure]:
     figures: list[Figure] = []
     pipeline = REPORT_PIPELINE
+    # "My pipeline" and "this quarter": one agent's deals, the last 90 days.
+    owner = f"owner={ACTORS[2]}"
+    quarter = f"since={default_now() - dt.timedelta(days=90):%Y-%m-%dT%H:%M:%SZ}"
     reads: list[tuple[str, str, str]] = [
         ("funnel", f"/v1/reports/funnel?pipeline={pipeline}", "<= 20"),
         ("time-in-stage", f"/v1/reports/time-in-stage?pipeline={pipeline}", "<= 100"),
@@ -225,6 +228,17 @@ def _reads(
         (
             "deal filter page (50)",
             f"/v1/deals?pipeline={pipeline}&phase=first_viewing&limit=50",
+            "",
+        ),
+        ("funnel, one owner", f"/v1/reports/funnel?pipeline={pipeline}&{owner}", ""),
+        (
+            "time-in-stage, one owner",
+            f"/v1/reports/time-in-stage?pipeline={pipeline}&{owner}",
+            "",
+        ),
+        (
+            "time-in-stage, 90 days",
+            f"/v1/reports/time-in-stage?pipeline={pipeline}&{quarter}",
             "",
         ),
     ]

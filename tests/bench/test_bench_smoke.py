@@ -24,6 +24,9 @@ FIGURES = (
     "report time-in-stage p50 (fr-sale)",
     "report stale p50 (fr-sale)",
     "report deal filter page (50) p50 (fr-sale)",
+    "report funnel, one owner p50 (fr-sale)",
+    "report time-in-stage, one owner p50 (fr-sale)",
+    "report time-in-stage, 90 days p50 (fr-sale)",
     "timeline replay p50 (50 events, HTTP)",
     "online logging over HTTP, 8 clients",
     "online latency p99, closed loop",
@@ -70,7 +73,11 @@ def test_tiny_run_reports_every_figure_with_matching_counts(
     assert rebuilt["count"] == imported["extra"]["stored_events"]
     assert rebuilt["extra"]["deals"] > 0
 
-    # Step: every online request was answered with success.
+    # Step: every read was answered with success, and every online request.
+    reads = [
+        f for name, f in figures.items() if name.startswith(("report", "timeline"))
+    ]
+    assert reads and all(f["count"] == size.repeats for f in reads)
     online = figures["online logging over HTTP, 8 clients"]
     assert online["count"] == size.online
     assert online["extra"]["failures"] == {}
