@@ -143,7 +143,7 @@ def test_time_in_stage_for_a_period_reads_each_phases_entries_in_it(
     )
 
     (plan,) = plans
-    assert f"{physical(PHASE_INTERVALS, 1)}_pipeline_phase" in plan
+    assert f"COVERING INDEX {physical(PHASE_INTERVALS, 1)}_entries" in plan
 
 
 def _indexes(store: Store, table: str) -> set[str]:
