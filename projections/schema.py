@@ -98,6 +98,10 @@ _INDEXES: tuple[tuple[str, str, bool, tuple[str, ...], str], ...] = (
     # deals only (at 1 M events a funnel by owner: 30 -> 7 ms).
     (DEAL_PHASES, "owner", False, ("pipeline", "owner"), ""),
     (DEAL_PHASES, "object_set", False, ("object_id",), "object_id IS NOT NULL"),
+    # A funnel or lost reasons for a period: the deals opened in it (1 M events,
+    # 90 days: PostgreSQL 25 -> 9 ms, SQLite 75 -> 13 ms), at one more entry a
+    # deal row written.
+    (DEAL_PHASES, "opened", False, ("pipeline", "opened_at"), ""),
     # The stale report's keyset order within a pipeline (only open deals with a
     # stale threshold have a `stale_at`).
     (
