@@ -231,6 +231,7 @@ def _reads(
             "",
         ),
         ("funnel, one owner", f"/v1/reports/funnel?pipeline={pipeline}&{owner}", ""),
+        ("funnel, 90 days", f"/v1/reports/funnel?pipeline={pipeline}&{quarter}", ""),
         (
             "time-in-stage, one owner",
             f"/v1/reports/time-in-stage?pipeline={pipeline}&{owner}",

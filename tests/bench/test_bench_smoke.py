@@ -25,6 +25,7 @@ FIGURES = (
     "report stale p50 (fr-sale)",
     "report deal filter page (50) p50 (fr-sale)",
     "report funnel, one owner p50 (fr-sale)",
+    "report funnel, 90 days p50 (fr-sale)",
     "report time-in-stage, one owner p50 (fr-sale)",
     "report time-in-stage, 90 days p50 (fr-sale)",
     "timeline replay p50 (50 events, HTTP)",
