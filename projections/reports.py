@@ -330,14 +330,12 @@ class Reports:
     ) -> TimeInStage:
         """Completed intervals per phase (count, mean, median, p90) and current ages."""
         if (since, until, owner) == (None, None, None):
-            stats = self.stages.stats(SQL(""), [pipeline.id], whole_pipeline=True)
+            stats = self.stages.whole(pipeline.id)
         else:
             condition, params, source = self._interval_filters(
                 pipeline, since, until, owner
             )
-            stats = self.stages.stats(
-                condition, params, whole_pipeline=False, source=source
-            )
+            stats = self.stages.filtered(source, condition, params)
         phases = []
         known = [p.key for p in pipeline.phases]
         for key in known + sorted(set(stats) - set(known)):
@@ -376,7 +374,7 @@ class Reports:
         params.insert(0, pipeline.id)
         if not self.store.postgres:
             # SQLite then seeks each phase's entries in the period by their index
-            # (PostgreSQL reads the period's rows by a bitmap either way).
+            # (PostgreSQL scans the pipeline in parallel either way).
             conditions.append(
                 SQL("phase IN (SELECT phase FROM {} WHERE pipeline = %s)").format(
                     self.stages.counts

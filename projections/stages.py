@@ -55,22 +55,18 @@ class StageStats:
             rows: list[Row] = tx.fetchall()
         return rows
 
-    def stats(
-        self,
-        condition: Composable,
-        params: list[Any],
-        *,
-        whole_pipeline: bool,
-        source: Composable | None = None,
+    def whole(self, pipeline: str) -> dict[str, Stats]:
+        """phase -> Stats over a whole pipeline's intervals (from the counts)."""
+        return self._by_rank(pipeline)
+
+    def filtered(
+        self, source: Composable, condition: Composable, params: list[Any]
     ) -> dict[str, Stats]:
         """phase -> Stats over the intervals of `source` matching `condition`.
 
         `source` is the intervals table or a derived table of some of them (its
-        parameters lead `params`). A whole pipeline needs only its id, `params[0]`.
+        parameters lead `params`).
         """
-        if whole_pipeline:
-            return self._by_rank(params[0])
-        source = self.intervals if source is None else source
         if self.store.postgres:
             return self._percentile_cont(source, condition, params)
         return self._in_python(source, condition, params)

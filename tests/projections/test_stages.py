@@ -33,8 +33,8 @@ def test_rank_lookups_give_exactly_what_percentile_cont_gives(
         tracker.pipeline("nl-tesoro"), None, None, None
     )
 
-    by_rank = stages.stats(condition, params, whole_pipeline=True)
-    by_sort = stages.stats(condition, params, whole_pipeline=False)
+    by_rank = stages.whole("nl-tesoro")
+    by_sort = stages.filtered(stages.intervals, condition, params)
 
     assert by_rank == by_sort
     assert {phase for phase, s in by_rank.items() if s[0] and s[4]} >= {"lead"}
