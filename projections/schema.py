@@ -122,7 +122,7 @@ _INDEXES: tuple[tuple[str, str, bool, tuple[str, ...], str], ...] = (
     ),
     (PHASE_INTERVALS, "pk", True, ("deal_id", "seq"), ""),
     # A period's time-in-stage: each phase's entries in it, with their durations
-    # (SQLite, 90 days at 1 M events: 121 -> 60 ms without a lookup a row).
+    # (SQLite, 90 days at 1 M events: 121 -> 56 ms without a lookup a row).
     (
         PHASE_INTERVALS,
         "entries",
