@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from api.fast_path import PhaselogAPI
 from api.routes import actions, deals, health, pipelines, projections, reports
 from api.settings import Settings, eventsourcing_env
 from domain.application import PhaseTracker
+from domain.collector import tune_gc
 from domain.definitions import check_chains, load_definition, load_presets
 from projections.keys import KeyStore
 from projections.recorders import file_lock
@@ -134,19 +134,6 @@ def app_from_env() -> FastAPI:
     """The app on PHASELOG_* settings: what each `phaselog serve` worker runs."""
     tune_gc()
     return create_app(Settings())
-
-
-def tune_gc() -> None:
-    """Fewer, cheaper garbage collections for a long-running server process.
-
-    Every request allocates thousands of short-lived objects, so the default
-    700-allocation threshold runs a collection every few requests, and the full
-    ones walk the whole aggregate cache. Measured on 2 cores: 9 % less CPU per
-    logged action and the closed-loop p99 from 118 to 79 ms. Objects alive at
-    start (modules, pipelines) are frozen out of collection altogether.
-    """
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 def stop_projector(app: FastAPI) -> None:

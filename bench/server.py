@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
 def phaselog_app() -> FastAPI:
     """`uvicorn --factory bench.server:phaselog_app`: the API (group commit on)."""
-    from api.app import create_app, tune_gc
+    from api.app import create_app
     from api.settings import Settings
     from bench.wire import BENCH_KEY
+    from domain.collector import tune_gc
 
     settings = Settings(
         database_url=os.environ["BENCH_DATABASE_URL"],

@@ -194,6 +194,7 @@ def answers_from(portable: list[Any]) -> list[Answer]:
 
 def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     from domain.application import PhaseTracker
+    from domain.collector import tune_gc
 
     def reply(ok: bool, payload: Any) -> None:
         pickle.dump((ok, payload), replies, pickle.HIGHEST_PROTOCOL)
@@ -201,6 +202,10 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
 
     env, pipelines = pickle.load(requests)
     tracker = PhaseTracker(env)
+    # Between calls the default thresholds ran full collections over the deal
+    # cache while this process read the next request: its parent, blocked
+    # writing that request, lost a fifth of its time.
+    tune_gc()
     # Never a helper of its own: its share of a big call is big too, and a
     # third process only fights the other two for the machine's cores.
     tracker.batches.helper_from = sys.maxsize

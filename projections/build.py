@@ -14,7 +14,6 @@ log) the same loop runs in this process.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import uuid
 from concurrent.futures import (
@@ -26,6 +25,7 @@ from concurrent.futures import (
 from typing import TYPE_CHECKING
 
 from domain.application import PhaseTracker
+from domain.collector import tune_gc
 from projections.fold import Folder
 from projections.schema import Schema
 from projections.store import store_for
@@ -41,7 +41,6 @@ PARALLEL_FROM = 200_000  # events: below this, starting processes costs more
 # More, smaller ranges even out the workers' loads: the last range leaves one core
 # to the other worker's tail (at 1.25 M events, 12 took 0.2-1.0 s off 4's load).
 RANGES_PER_WORKER = 12
-_GC_THRESHOLDS = (50_000, 20, 100)  # in the worker processes (default 700, 10, 10)
 
 _loader: tuple[Folder, PageWriter] | None = None  # one per worker process
 
@@ -121,8 +120,7 @@ def _start(env: dict[str, str], name: str) -> None:
     # A fold allocates several objects per event and keeps a page of them: the
     # default thresholds collect every 700 allocations and rescan the page's
     # objects again and again. This process only folds; it may collect rarely.
-    gc.freeze()
-    gc.set_threshold(*_GC_THRESHOLDS)
+    tune_gc()
 
 
 def _load_in_worker(generation: int, head: int, page_size: int, ids: IdRange) -> int:
