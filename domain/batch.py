@@ -166,6 +166,8 @@ class BatchWriter:
 
     def close(self) -> None:
         self._close_helper()
+        with self._cache_lock:
+            self._cache.clear()
 
     def _close_helper(self) -> None:
         helper, self._helper = self._helper, None
