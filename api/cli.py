@@ -195,3 +195,7 @@ def _when(option: str, value: str | None) -> dt.datetime | None:
 
 def main() -> Any:
     return app()
+
+
+if __name__ == "__main__":  # `python -m api.cli`, as the bench runs a command
+    main()

@@ -3,14 +3,23 @@
 Only the time spent inside `log_actions` counts: the generator's own cost is the
 data source, not the import. Each batch's voids go through `void_many` afterwards,
 all in one call, and are timed apart (an import from another CRM has few of them).
+`import_file` times what a user waits for: `phaselog import` of the same actions
+written to an NDJSON file, the whole command.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -18,6 +27,7 @@ from psycopg import sql
 
 from bench.db import libpq, open_tracker, schema_of
 from bench.generator import batches, history
+from bench.wire import action_body
 from domain.commands import LogAction, VoidAction
 from domain.errors import PhaselogError
 
@@ -80,6 +90,39 @@ def _import(tracker: PhaseTracker, actions: int, seed: int) -> Imported:
         stored_events=count_events(tracker),
         errors=errors[:5],
     )
+
+
+@dataclass
+class FileImported:
+    actions: int  # lines in the file
+    stored: int  # as the command reports them
+    seconds: float
+
+
+def import_file(url: str, actions: int, seed: int) -> FileImported:
+    """`phaselog import` of the history's actions as one NDJSON file, timed whole.
+
+    The file is written first, untimed. The command runs as a process of its
+    own on `url`: its start, reading and checking every line, the import (with
+    its helper process) and its exit all count.
+    """
+    with tempfile.TemporaryDirectory(prefix="phaselog-bench-file-") as directory:
+        path = Path(directory) / "actions.ndjson"
+        lines = 0
+        with path.open("w") as out:
+            for command in history(actions, seed=seed):
+                if isinstance(command, LogAction):
+                    out.write(json.dumps(action_body(command)) + "\n")
+                    lines += 1
+        command_line = [sys.executable, "-m", "api.cli", "import", str(path)]
+        env = {**os.environ, "PHASELOG_DATABASE_URL": url}
+        started = time.perf_counter()
+        done = subprocess.run(command_line, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+    said = re.search(r"imported (\d+) actions", done.stdout)
+    if done.returncode != 0 or said is None:
+        raise RuntimeError(f"phaselog import failed: {done.stdout}{done.stderr}")
+    return FileImported(actions=lines, stored=int(said[1]), seconds=seconds)
 
 
 def count_events(tracker: PhaseTracker) -> int:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bench import load, wire
 from bench.db import checkpoint, scratch
 from bench.generator import ACTORS, default_now, history
-from bench.imports import import_history, raw_copy, sample_rows
+from bench.imports import import_file, import_history, raw_copy, sample_rows
 from bench.rebuild import expire_due, rebuild_in_subprocess, stock_runner
 from bench.server import serve
 from bench.table import Figure, percentile
@@ -80,13 +80,16 @@ def run_database(
             say(f"  rejected: {imported.errors}")
         checkpoint(url)
         raw = raw_copy(url, imported.actions, sample_rows(url))
+        raw_name = (
+            "raw COPY, bare table"
+            if database == "postgres"
+            else "raw executemany, bare table"
+        )
         add(
             "bulk import (log_actions)",
             imported.accepted / imported.seconds,
             "actions/s",
-            compared_to="raw COPY, bare table"
-            if database == "postgres"
-            else "raw executemany, bare table",
+            compared_to=raw_name,
             comparison=imported.actions / raw,
             target=">= 50%" if database == "postgres" else "",
             count=imported.accepted,
@@ -105,6 +108,20 @@ def run_database(
                 "voids/s",
                 count=imported.voids,
             )
+
+        say(f"{database}: the same actions through `phaselog import` of a file")
+        with scratch(database, postgres_dsn, "file") as file_url:
+            checkpoint(file_url)
+            by_file = import_file(file_url, size.actions, seed)
+        add(
+            "bulk import (phaselog import, NDJSON file, whole command)",
+            by_file.stored / by_file.seconds,
+            "actions/s",
+            compared_to=raw_name,
+            comparison=imported.actions / raw,
+            count=by_file.stored,
+            extra={"lines": by_file.actions},
+        )
 
         say(
             f"{database}: rebuilding read models from {imported.stored_events:,} events"
@@ -312,26 +329,11 @@ def _timeline_deal(base: str) -> str:
     return deal_id
 
 
-def _body(command: LogAction) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "pipeline": command.pipeline,
-        "contact_id": command.contact_id,
-        "type": command.type,
-        "action_id": command.action_id,
-        "fields": dict(command.fields),
-    }
-    for name in ("object_id", "outcome", "actor", "note"):
-        value = getattr(command, name)
-        if value is not None:
-            body[name] = value
-    if command.occurred_at is not None:
-        body["occurred_at"] = command.occurred_at.isoformat()
-    return body
-
-
 def _requests(seed: int, count: int) -> list[Request]:
     actions = [c for c in history(count, seed=seed) if isinstance(c, LogAction)]
-    return [("POST", "/v1/actions", _body(c)) for c in in_arrival_order(actions)]
+    return [
+        ("POST", "/v1/actions", wire.action_body(c)) for c in in_arrival_order(actions)
+    ]
 
 
 def in_arrival_order(actions: list[LogAction]) -> list[LogAction]:

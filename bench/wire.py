@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from domain.commands import LogAction
 
 # The bench server is keyed (`bench.server`), as a deployment is: requests carry
 # an admin key, so auth is measured as it runs in production, not in open mode.
@@ -61,3 +64,21 @@ class Connection:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def action_body(command: LogAction) -> dict[str, Any]:
+    """An action as `POST /v1/actions` takes it, and a line of an NDJSON import."""
+    body: dict[str, Any] = {
+        "pipeline": command.pipeline,
+        "contact_id": command.contact_id,
+        "type": command.type,
+        "action_id": command.action_id,
+        "fields": dict(command.fields),
+    }
+    for name in ("object_id", "outcome", "actor", "note"):
+        value = getattr(command, name)
+        if value is not None:
+            body[name] = value
+    if command.occurred_at is not None:
+        body["occurred_at"] = command.occurred_at.isoformat()
+    return body

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 FIGURES = (
     "bulk import (log_actions)",
+    "bulk import (phaselog import, NDJSON file, whole command)",
     "projection rebuild",
     "rebuild peak memory (RSS)",
     "report funnel p50 (fr-sale)",
@@ -70,6 +71,8 @@ def test_tiny_run_reports_every_figure_with_matching_counts(
     assert imported["extra"]["actions"] == size.actions
     assert imported["count"] == size.actions
     assert imported["extra"]["rejected"] == 0
+    by_file = figures["bulk import (phaselog import, NDJSON file, whole command)"]
+    assert by_file["extra"]["lines"] == by_file["count"] == size.actions
     rebuilt = figures["projection rebuild"]
     assert rebuilt["count"] == imported["extra"]["stored_events"]
     assert rebuilt["extra"]["deals"] > 0
