@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
@@ -21,7 +21,7 @@ from domain.commands import LogAction
 from domain.errors import PhaselogError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from pathlib import Path
 
     from domain.application import PhaseTracker
@@ -34,8 +34,10 @@ CHUNK = 10_000
 
 @dataclass(frozen=True)
 class Line:
+    """A record checked: its command, or the field and reason it was refused."""
+
     number: int
-    raw: dict[str, Any]
+    deal: DealKey  # which lines stand or fall together
     command: LogAction | None = None
     field: str | None = None
     reason: str | None = None
@@ -49,16 +51,28 @@ class Summary:
 
 
 def read_lines(path: Path) -> list[Line]:
-    """Every record of the file, parsed and checked, or with why it is not."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        text = handle.read()
-    ndjson = path.suffix in (".ndjson", ".jsonl", ".json") or text.lstrip()[:1] == "{"
-    records = _ndjson(text) if ndjson else _csv(text)
-    return [_check(number, raw) for number, raw in records]
+    """Every record of the file, parsed and checked, or with why it is not.
+
+    The file is read record by record, never whole. A byte-order mark (as
+    spreadsheets write one) is not part of the first column's name.
+    """
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        ndjson = path.suffix in (".ndjson", ".jsonl", ".json") or _opens_object(handle)
+        handle.seek(0)
+        records = _ndjson(handle) if ndjson else _csv(handle)
+        return [_check(number, raw) for number, raw in records]
 
 
-def _ndjson(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _opens_object(handle: TextIO) -> bool:
+    """Whether the first character but whitespace is `{` (NDJSON, not CSV)."""
+    while chunk := handle.read(4096):
+        if stripped := chunk.lstrip():
+            return stripped[0] == "{"
+    return False
+
+
+def _ndjson(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -71,9 +85,12 @@ def _ndjson(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
         )
 
 
-def _csv(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Empty cells are absent; `fields` holds JSON; `fields.x` columns fill it too."""
-    reader = csv.DictReader(text.splitlines())
+def _csv(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Empty cells are absent; `fields` holds JSON; `fields.x` columns fill it too.
+
+    A quoted cell may span lines; a record is numbered by the line it ends on.
+    """
+    reader = csv.DictReader(lines)
     for row in reader:
         record: dict[str, Any] = {}
         for name, value in row.items():
@@ -92,14 +109,16 @@ def _csv(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _check(number: int, raw: dict[str, Any]) -> Line:
+    """The record's raw dict is not kept: a big file's lines all wait in memory."""
+    deal = _deal_key(number, raw)
     if "__error__" in raw:
-        return Line(number, raw, field="line", reason=str(raw["__error__"]))
+        return Line(number, deal, field="line", reason=str(raw["__error__"]))
     try:
         command = log_action(ActionIn.model_validate(raw))
     except ValidationError as error:
         first = error.errors()[0]
-        return Line(number, raw, field=field_path(first["loc"]), reason=first["msg"])
-    return Line(number, raw, command=command)
+        return Line(number, deal, field=field_path(first["loc"]), reason=first["msg"])
+    return Line(number, deal, command=command)
 
 
 def import_lines(
@@ -113,7 +132,7 @@ def import_lines(
     summary = Summary()
     groups: dict[DealKey, list[Line]] = {}
     for line in lines:
-        groups.setdefault(_deal_key(line), []).append(line)
+        groups.setdefault(line.deal, []).append(line)
     batch: list[Line] = []
     for group in groups.values():
         bad = next((line for line in group if line.command is None), None)
@@ -133,12 +152,12 @@ def import_lines(
     return summary
 
 
-def _deal_key(line: Line) -> DealKey:
-    """The deal a line belongs to, when it can be told even from a broken line."""
-    pipeline, contact = line.raw.get("pipeline"), line.raw.get("contact_id")
+def _deal_key(number: int, raw: dict[str, Any]) -> DealKey:
+    """The deal a record belongs to, when it can be told even from a broken one."""
+    pipeline, contact = raw.get("pipeline"), raw.get("contact_id")
     if isinstance(pipeline, str) and isinstance(contact, str):
-        return (pipeline, contact, line.raw.get("object_id"))
-    return ("", "", line.number)
+        return (pipeline, contact, raw.get("object_id"))
+    return ("", "", number)
 
 
 def _reject(summary: Summary, group: list[Line], bad: Line) -> None:

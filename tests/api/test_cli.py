@@ -135,6 +135,46 @@ def test_import_reads_csv_with_field_columns(
     assert "imported 2 actions" in result.output
 
 
+def test_import_reads_a_spreadsheets_csv(tmp_path: Path, service: PhaseTracker) -> None:
+    """A byte-order mark, CRLF line ends and a note over two lines in one cell."""
+    path = tmp_path / "export.csv"
+    rows = [
+        "pipeline,contact_id,type,occurred_at,note,action_id",
+        "nl-tesoro,ann,contact_captured,2024-03-04T09:00:00Z,,s-1",
+        "nl-tesoro,ann,budget_confirmed,2024-03-05T09:00:00Z,"
+        '"called back;\r\nwants a visit",s-2',
+        "nl-tesoro,bob,contact_captured,2024-03-06T09:00:00Z,,s-3",
+    ]
+    path.write_bytes(("\ufeff" + "\r\n".join(rows) + "\r\n").encode())
+
+    result = runner.invoke(app, ["import", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert "imported 3 actions" in result.output
+    assert all(service.keys.find_action(f"s-{n}") for n in (1, 2, 3))
+
+
+def test_import_keeps_a_line_separator_inside_a_json_string(
+    tmp_path: Path, service: PhaseTracker
+) -> None:
+    """Only a newline ends an NDJSON record, not U+2028 inside a note."""
+    line = {
+        "pipeline": "nl-tesoro",
+        "contact_id": "ann",
+        "type": "contact_captured",
+        "occurred_at": "2024-03-04T09:00:00Z",
+        "note": "first\u2028second",
+        "action_id": "u-1",
+    }
+    path = tmp_path / "history.ndjson"
+    path.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    result = runner.invoke(app, ["import", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert "imported 1 actions" in result.output
+
+
 def test_demo_then_replay_then_verify(service: PhaseTracker) -> None:
     demo = runner.invoke(app, ["demo", "--actions", "60", "--seed", "3"])
     again = runner.invoke(app, ["demo", "--actions", "60", "--seed", "3"])
