@@ -64,7 +64,7 @@ def read_lines(path: Path) -> list[Line]:
 
 
 def _opens_object(handle: TextIO) -> bool:
-    """Whether the first character but whitespace is `{` (NDJSON, not CSV)."""
+    """Whether the first character other than whitespace is `{` (NDJSON, not CSV)."""
     while chunk := handle.read(4096):
         if stripped := chunk.lstrip():
             return stripped[0] == "{"
