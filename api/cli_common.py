@@ -40,7 +40,11 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             err.print(f"error: {describe(error)}", markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except Exception as error:  # a database driver's error, say
-            err.print(f"error: {type(error).__name__}: {describe(error)}", markup=False)
+            err.print(
+                f"error: {type(error).__name__}: {describe(error)}",
+                markup=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(1) from None
 
     return run

@@ -56,11 +56,33 @@ def read_lines(path: Path) -> list[Line]:
     The file is read record by record, never whole. A byte-order mark (as
     spreadsheets write one) is not part of the first column's name.
     """
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        ndjson = path.suffix in (".ndjson", ".jsonl", ".json") or _opens_object(handle)
-        handle.seek(0)
-        records = _ndjson(handle) if ndjson else _csv(handle)
-        return [_check(number, raw) for number, raw in records]
+    named_ndjson = path.suffix in (".ndjson", ".jsonl", ".json")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            ndjson = named_ndjson or _opens_object(handle)
+            handle.seek(0)
+            records = _ndjson(handle) if ndjson else _csv(handle)
+            return [_check(number, raw) for number, raw in records]
+    except UnicodeDecodeError as error:
+        raise UnreadableFile(_not_utf8(path)) from error
+
+
+class UnreadableFile(RuntimeError):
+    """A file that is not text phaselog can read, and where it goes wrong."""
+
+
+def _not_utf8(path: Path) -> str:
+    """Which line is not UTF-8 (the text decoder knows only its own chunk)."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return (
+                    f"{path.name}: line {number} is not UTF-8 (byte "
+                    f"{error.start + 1}: {error.reason}); save the file as UTF-8"
+                )
+    return f"{path.name}: not UTF-8; save the file as UTF-8"
 
 
 def _opens_object(handle: TextIO) -> bool:

@@ -154,6 +154,26 @@ def test_import_reads_a_spreadsheets_csv(tmp_path: Path, service: PhaseTracker) 
     assert all(service.keys.find_action(f"s-{n}") for n in (1, 2, 3))
 
 
+def test_import_of_a_file_not_in_utf8_names_the_line_and_stores_nothing(
+    tmp_path: Path, service: PhaseTracker
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(
+        b"pipeline,contact_id,type,note,action_id\n"
+        b"nl-tesoro,ann,contact_captured,,l-1\n"
+        b"nl-tesoro,bob,contact_captured,caf\xe9,l-2\n"  # Latin-1
+    )
+
+    result = runner.invoke(app, ["import", str(path)])
+
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "error: export.csv: line 3 is not UTF-8 (byte 35: invalid continuation "
+        "byte); save the file as UTF-8"
+    ]
+    assert service.keys.find_action("l-1") is None
+
+
 def test_import_keeps_a_line_separator_inside_a_json_string(
     tmp_path: Path, service: PhaseTracker
 ) -> None:
