@@ -127,6 +127,33 @@ def test_wait_for_returns_once_the_position_is_processed(
     assert not projector.wait_for(result.position + 1000, timeout=0.2)
 
 
+def test_the_background_loop_stops_at_a_short_page_not_chasing_new_events(
+    tracker: PhaseTracker, projector: Projector
+) -> None:
+    projector.catch_up()  # the presets' pipeline versions
+    _twelve_deals(tracker)
+    pages: list[int] = []
+    page = projector.run_once
+
+    def page_while_agents_log() -> int:
+        consumed = page()
+        pages.append(consumed)
+        if len(pages) <= 30:  # a request lands while each page is written
+            log(tracker, f"late{len(pages)}", "contact_captured", 0)
+        return consumed
+
+    projector.run_once = page_while_agents_log  # type: ignore[method-assign]
+
+    consumed = projector.follow()
+
+    assert sum(pages) == consumed
+    assert all(n == projector.page_size for n in pages[:-1])
+    assert 0 < pages[-1] < projector.page_size  # caught up as of its read: stop
+    assert projector.status().lag > 0  # what came meanwhile waits for the settle
+    projector.catch_up()
+    assert projector.status().lag == 0
+
+
 def test_a_lost_notify_does_not_stall_the_runner(
     make_tracker: Callable[..., PhaseTracker], projector: Projector
 ) -> None:
