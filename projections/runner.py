@@ -179,6 +179,8 @@ class Projector:
                 if wakeup.acquire():
                     try:
                         consumed = self.follow()
+                        if consumed:
+                            self.store.checkpoint()
                         self._sweep_if_due()
                     except Exception:
                         logger.exception("projection %s failed; retrying", self.name)

@@ -1,0 +1,63 @@
+"""SQLite: the projector copies the write-ahead log into the database file, after
+its pages and outside the commits that logging waits for (`checkpoints_deferred`).
+
+SQLite only: PostgreSQL's own checkpointer writes its files.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from contextlib import closing
+from typing import TYPE_CHECKING
+
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from api.app import create_app
+from api.settings import Settings
+from projections.recorders import WAL_AUTOCHECKPOINT
+from tests.api.conftest import ADMIN_KEY, action, bearer, head
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _in_file_alone(database: Path, directory: Path) -> int:
+    """Events in the database file itself, without its write-ahead log."""
+    directory.mkdir(exist_ok=True)
+    copy = directory / "file-alone.db"
+    shutil.copyfile(database, copy)
+    with closing(sqlite3.connect(copy)) as db:
+        return int(db.execute("SELECT count(*) FROM stored_events").fetchone()[0])
+
+
+def test_the_servers_projector_copies_the_log_into_the_database_file(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "phaselog.db"
+    settings = Settings(
+        database_url=f"sqlite:///{database}",
+        admin_key=SecretStr(ADMIN_KEY),
+        sweep_interval_seconds=0,
+    )
+    with TestClient(create_app(settings), headers=bearer(ADMIN_KEY)) as client:
+        tracker = client.app.state.tracker  # type: ignore[attr-defined]
+        with tracker.recorder.datastore.get_connection(commit=False) as conn:
+            cursor = conn.cursor()
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            assert cursor.fetchall()[0][0] == WAL_AUTOCHECKPOINT  # left to us
+        for n in range(40):
+            answer = client.post("/v1/actions", json=action(contact_id=f"c{n}"))
+            assert answer.status_code == 201, answer.text
+        events = head(client)
+
+        # Far fewer log pages than any commit's checkpoint would wait for: only
+        # the projector's checkpoint puts these events in the file itself.
+        deadline = time.monotonic() + 10
+        while _in_file_alone(database, tmp_path / "copy") < events:
+            assert time.monotonic() < deadline, "the log was not checkpointed"
+            time.sleep(0.05)
+        [status] = client.get("/v1/projections").json()["data"]
+        assert status["head"] >= events
