@@ -12,12 +12,15 @@ import threading
 from contextlib import closing
 from typing import TYPE_CHECKING
 
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.app import create_app
 from api.settings import Settings
+from projections import store
 from projections.recorders import WAL_AUTOCHECKPOINT
+from projections.store import WAL_RESTART_FRAMES
 from tests.api.conftest import ADMIN_KEY, action, bearer, head
 
 if TYPE_CHECKING:
@@ -33,9 +36,13 @@ def _in_file_alone(database: Path, directory: Path) -> int:
         return int(db.execute("SELECT count(*) FROM stored_events").fetchone()[0])
 
 
+@pytest.mark.parametrize("restart_from", [WAL_RESTART_FRAMES, 1])
 def test_the_servers_projector_copies_the_log_into_the_database_file(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restart_from: int
 ) -> None:
+    # From one page on, each checkpoint also copies the last pages under the
+    # write lock, so that the next writer starts the log afresh.
+    monkeypatch.setattr(store, "WAL_RESTART_FRAMES", restart_from)
     database = tmp_path / "phaselog.db"
     settings = Settings(
         database_url=f"sqlite:///{database}",
