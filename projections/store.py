@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from domain.application import PhaseTracker
 
 Row = tuple[Any, ...]
-# Pages in SQLite's write-ahead log from which `checkpoint` has it started afresh
-# (SQLite's own checkpoints start at this length).
+# Pages in SQLite's write-ahead log (20 MB) from which `checkpoint` copies its
+# last pages under the write lock, so that the next writer starts it afresh.
 WAL_RESTART_FRAMES = 5_000
 
 
@@ -65,7 +65,7 @@ class Tx(ABC):
 def _sync(path: str) -> None:
     """Flush the pages checkpoints wrote into the database file to the disk.
 
-    Only to save the checkpoint under the lock that work: if the file cannot be
+    So that the checkpoint under the lock need not; if the file cannot be
     opened (a `file:` URI), that checkpoint syncs it all the same.
     """
     try:
