@@ -1,9 +1,10 @@
 """Every benchmark, one database at a time, each against its comparison.
 
-Order of one database's run: import N actions (and raw COPY of as many rows),
-rebuild every read model from that log in a fresh process (and the stock runner on
-a sample), write the expiries then due (untimed: a server's first sweep would
-write them while it is measured), then start the real server on the same database
+Order of one database's run: import N actions (and raw COPY of as many rows,
+and the import's own rows stored again into a fresh database), rebuild every
+read model from that log in a fresh process (and the stock runner on a sample),
+write the expiries then due (untimed: a server's first sweep would write them
+while it is measured), then start the real server on the same database
 for the reports, the timeline and online logging; finally the stock server on an
 empty database for the same online actions. Each timed step starts after a
 checkpoint, as pgbench's runs do, so that it does not pay for writing out the step
@@ -22,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 from bench import load, wire
 from bench.db import checkpoint, scratch
 from bench.generator import ACTORS, default_now, history
-from bench.imports import import_file, import_history, raw_copy, sample_rows
+from bench.imports import (
+    import_file,
+    import_history,
+    raw_copy,
+    sample_rows,
+    store_again,
+)
 from bench.rebuild import expire_due, rebuild_in_subprocess, stock_runner
 from bench.server import serve
 from bench.table import Figure, percentile
@@ -100,6 +107,18 @@ def run_database(
                 "voids": imported.voids,
                 "void_seconds": imported.void_seconds,
             },
+        )
+        say(f"{database}: the import's own rows, stored again ready-made")
+        with scratch(database, postgres_dsn, "again") as again_url:
+            again = store_again(url, again_url)
+        add(
+            "import's rows stored again (the recorder alone, ready-made rows)",
+            imported.accepted / again.seconds,
+            "actions/s",
+            compared_to=raw_name,
+            comparison=imported.actions / raw,
+            count=again.keys,
+            extra={"events": again.events, "present": again.present},
         )
         if imported.voids:
             add(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 FIGURES = (
     "bulk import (log_actions)",
     "bulk import (phaselog import, NDJSON file, whole command)",
+    "import's rows stored again (the recorder alone, ready-made rows)",
     "projection rebuild",
     "rebuild peak memory (RSS)",
     "report funnel p50 (fr-sale)",
@@ -71,10 +72,14 @@ def test_tiny_run_reports_every_figure_with_matching_counts(
     assert imported["extra"]["actions"] == size.actions
     assert imported["count"] == size.actions
     assert imported["extra"]["rejected"] == 0
+    stored = imported["extra"]["stored_events"]
     by_file = figures["bulk import (phaselog import, NDJSON file, whole command)"]
     assert by_file["extra"]["lines"] == by_file["count"] == size.actions
+    again = figures["import's rows stored again (the recorder alone, ready-made rows)"]
+    assert again["extra"]["events"] + again["extra"]["present"] == stored
+    assert again["count"] >= size.actions  # a key for each action, and each chain's
     rebuilt = figures["projection rebuild"]
-    assert rebuilt["count"] == imported["extra"]["stored_events"]
+    assert rebuilt["count"] == stored
     assert rebuilt["extra"]["deals"] > 0
 
     # Step: every read was answered with success, and every online request.
