@@ -5,8 +5,8 @@
 
 Generates a history with `bench.generator` through `PhaseTracker.log_actions` (the
 bulk path) into its own PostgreSQL schema (kept with `--keep`, dropped otherwise),
-then runs each rebuild in a fresh subprocess so its peak RSS (`resource.getrusage`)
-is the rebuild's own, and times the reports. `--url` measures an existing database
+then runs each rebuild in a fresh subprocess so its peak RSS (`VmHWM`) is the
+rebuild's own, and times the reports. `--url` measures an existing database
 instead (any URL phaselog takes, e.g. one `bench.imports` filled), left as it is.
 Prints a table; asserts nothing.
 """
@@ -26,6 +26,7 @@ import psycopg
 
 from api.settings import Settings, eventsourcing_env
 from bench.generator import batches, history
+from bench.rebuild import own_peak_mib
 from domain.application import PhaseTracker
 from domain.commands import LogAction, VoidAction
 from domain.definitions import load_presets
@@ -95,7 +96,7 @@ def measure_rebuild(url: str) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     app.close()
     # Worker processes (if the rebuild used any) are children: their peak too.
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = own_peak_mib()
     worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"events": events[0], "seconds": seconds, "rss_mib": rss, "worker": worker}
 
