@@ -50,6 +50,11 @@ def open_tracker(settings: Settings, *, group_commit: bool = False) -> PhaseTrac
     )
 
 
+def open_projector(tracker: PhaseTracker, settings: Settings) -> Projector:
+    """The projector, sweeping idle deals at the configured interval."""
+    return Projector(tracker, sweep_interval=settings.sweep_interval_seconds or None)
+
+
 def open_keys(tracker: PhaseTracker, settings: Settings) -> KeyStore:
     """The key store, with PHASELOG_ADMIN_KEY seeded as an admin key."""
     keys = KeyStore(tracker)
@@ -96,9 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
         with startup_lock(settings):
             tracker = open_tracker(settings, group_commit=True)
             keys = open_keys(tracker, settings)
-            projector = Projector(
-                tracker, sweep_interval=settings.sweep_interval_seconds or None
-            )
+            projector = open_projector(tracker, settings)
         try:
             app.state.tracker = tracker
             app.state.keys = keys

@@ -37,22 +37,65 @@ def serve(
         int,
         typer.Option(
             min=1,
-            help="server processes; each coalesces its own writes, one projects",
+            help="server processes; each coalesces its own writes",
         ),
     ] = 1,
+    projector_process: Annotated[
+        bool,
+        typer.Option(
+            help="project in a process of its own (the workers stand by); "
+            "without it, one worker projects",
+        ),
+    ] = True,
 ) -> None:
     """Serve the HTTP API (refuses a non-loopback address while no key exists)."""
+    import contextlib
+
     import uvicorn
 
+    from api import projecting
     from api.app import open_keys
     from api.auth import check_bind
+    from api.settings import eventsourcing_env
+    from domain.helper import shared_database
 
     settings = Settings()
     with opened() as tracker:
         check_bind(host, open_keys(tracker, settings))
-    uvicorn.run(
-        "api.app:app_from_env", factory=True, host=host, port=port, workers=workers
-    )
+    separate = projector_process and shared_database(eventsourcing_env(settings))
+    with projecting.beside() if separate else contextlib.nullcontext():
+        uvicorn.run(
+            "api.app:app_from_env", factory=True, host=host, port=port, workers=workers
+        )
+
+
+@app.command()
+@one_line_errors
+def project(
+    until_input_ends: Annotated[
+        bool, typer.Option(hidden=True, help="stop when standard input ends")
+    ] = False,
+) -> None:
+    """Keep the read models up to date and close idle deals, until stopped.
+
+    `serve` runs this beside its workers. Run it alone where the API runs with
+    `--no-projector-process`, or on a machine of its own (PostgreSQL).
+    """
+    import signal
+    import threading
+
+    from api import projecting
+
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    if until_input_ends:
+        projecting.stop_at_end_of_input(stop)
+
+    def say(line: str) -> None:
+        print(line, flush=True)  # one line a parent process waits for
+
+    projecting.project(Settings(), stop, say)
 
 
 @app.command()

@@ -80,6 +80,10 @@ class Projector:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        # Whether the loop's last ask for the projection got it (else another
+        # process projects and this one stands by); `_asked` once it has asked.
+        self.leading = False
+        self._asked = threading.Event()
         self._swept_at = 0.0
         self._sweeping: threading.Thread | None = None
 
@@ -150,6 +154,7 @@ class Projector:
         if self._thread is not None and self._thread.is_alive():
             return
         self._stopping.clear()
+        self._asked.clear()
         self._thread = threading.Thread(
             target=self._loop, name=f"projector-{self.name}", daemon=True
         )
@@ -160,6 +165,10 @@ class Projector:
         """The background thread is alive and not asked to stop."""
         alive = self._thread is not None and self._thread.is_alive()
         return alive and not self._stopping.is_set()
+
+    def leads(self, timeout: float) -> bool | None:
+        """Whether this process projects, once the loop has asked (None: not yet)."""
+        return self.leading if self._asked.wait(timeout) else None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -176,7 +185,9 @@ class Projector:
         try:
             while not self._stopping.is_set():
                 consumed = 0
-                if wakeup.acquire():
+                self.leading = wakeup.acquire()
+                self._asked.set()
+                if self.leading:
                     try:
                         consumed = self.follow()
                         if consumed:
@@ -190,6 +201,7 @@ class Projector:
                 wakeup.wait(self.poll_interval, self._wake)
                 self._wake.clear()
         finally:
+            self.leading = False
             wakeup.close()
 
     def _sweep_if_due(self) -> None:

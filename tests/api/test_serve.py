@@ -1,13 +1,16 @@
-"""`phaselog serve --workers 2`: the real command, two processes, one database.
+"""`phaselog serve`: the real command, its workers and its projector process.
 
-Each worker coalesces its own writes and only one of them projects; a request
-served by either worker sees its own writes in the reports (`?after=`).
+Each worker coalesces its own writes; the projector runs in a process of its
+own, and a worker takes over should it end. A request served by any worker sees
+its own writes in the reports (`?after=`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +36,15 @@ PHASELOG = Path(sys.executable).parent / "phaselog"
 
 @contextlib.contextmanager
 def _serving(database_url: str, workers: int) -> Iterator[str]:
+    with _server(database_url, workers) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def _server(
+    database_url: str, workers: int
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`phaselog serve` up and ready: its base URL and its process."""
     port = free_port()
     env = {
         **os.environ,
@@ -55,7 +67,7 @@ def _serving(database_url: str, workers: int) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)  # polling the server's start, not timing anything
-        yield base
+        yield base, process
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -123,3 +135,78 @@ def test_workers_starting_together_on_a_fresh_database_all_come_up(
         started = list(pool.map(start, range(4)))
     assert len(set(started)) == 1
     assert started[0] > 0
+
+
+def test_serve_projects_in_a_process_of_its_own_and_a_worker_takes_over(
+    database_url: str,
+) -> None:
+    with (
+        _server(database_url, workers=1) as (base, server),
+        httpx.Client(base_url=base, headers=bearer(ADMIN_KEY), timeout=30) as http,
+    ):
+        # Step: beside the server runs one `phaselog project`, which projects.
+        (projector,) = _children(server.pid, "project")
+        first = http.post("/v1/actions", json=action(contact_id="c-1"))
+        assert first.status_code == 201, first.text
+        assert _leads(http, first.json()["position"]) == 1
+
+        # Step: it ends (killed); the worker's own projector takes over.
+        os.kill(projector, signal.SIGKILL)
+        assert _ended(projector, timeout=30)
+        second = http.post("/v1/actions", json=action(contact_id="c-2"))
+        assert second.status_code == 201, second.text
+        assert _leads(http, second.json()["position"]) == 2
+
+
+def test_the_projector_process_ends_with_serve_even_when_serve_is_killed(
+    database_url: str,
+) -> None:
+    # Step: serve stopped as a service manager stops it; its projector ends too.
+    with _server(database_url, workers=1) as (_, server):
+        (projector,) = _children(server.pid, "project")
+    assert _ended(projector, timeout=30)
+
+    # Step: serve killed outright, with no chance to stop it; it ends all the same.
+    with _server(database_url, workers=1) as (_, server):
+        (projector,) = _children(server.pid, "project")
+        server.kill()
+        assert _ended(projector, timeout=30)
+
+
+def _leads(http: httpx.Client, position: int) -> int:
+    """The nl-tesoro deals in "lead", read once the projection has `position`."""
+    funnel = http.get(
+        "/v1/reports/funnel", params={"pipeline": "nl-tesoro", "after": position}
+    )
+    assert funnel.status_code == 200, funnel.text
+    return {p["phase"]: p["current"] for p in funnel.json()["phases"]}["lead"]
+
+
+def _children(parent: int, command: str) -> list[int]:
+    """The processes `parent` started whose command line names `command`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # ended meanwhile
+        if int(stat.rpartition(")")[2].split()[1]) == parent:
+            if command.encode() in words:
+                found.append(int(entry.name))
+    return found
+
+
+def _ended(pid: int, timeout: float) -> bool:
+    """Whether process `pid` (not ours to wait for) ends within `timeout`."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        readable, _, _ = select.select([handle], [], [], timeout)
+        return bool(readable)
+    finally:
+        os.close(handle)
