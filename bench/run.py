@@ -177,9 +177,7 @@ def run_database(
         say(f"{database}: {expired:,} idle deals expired before the server starts")
         checkpoint(url)
         say(f"{database}: server up; reports, timeline, online logging")
-        with serve(
-            "bench.server:phaselog_app", url, workers=WORKERS, projector=True
-        ) as base:
+        with serve("bench.server:phaselog_app", url, workers=WORKERS) as base:
             figures += _reads(database, base, size, say)
             online = _online_requests(seed + 1, size.online, size.clients)
             ours = load.closed_loop(base, online)

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from api import projecting
-
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -49,30 +47,9 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(
-    factory: str,
-    database_url: str,
-    *,
-    workers: int = 1,
-    projector: bool = False,
-    timeout: float = 60,
+    factory: str, database_url: str, *, workers: int = 1, timeout: float = 60
 ) -> Iterator[str]:
-    """Run `factory` under uvicorn on 127.0.0.1; yield its base URL; stop it.
-
-    `projector`: beside it `phaselog project` in a process of its own, started
-    first, as `phaselog serve` runs it.
-    """
-    with contextlib.ExitStack() as stack:
-        if projector:
-            env = {**os.environ, "PHASELOG_DATABASE_URL": database_url}
-            if not stack.enter_context(projecting.beside(env)):
-                raise RuntimeError("the projector process does not project")
-        yield stack.enter_context(_uvicorn(factory, database_url, workers, timeout))
-
-
-@contextlib.contextmanager
-def _uvicorn(
-    factory: str, database_url: str, workers: int, timeout: float
-) -> Iterator[str]:
+    """Run `factory` under uvicorn on 127.0.0.1; yield its base URL; stop it."""
     port = free_port()
     env = {
         **os.environ,
