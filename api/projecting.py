@@ -1,10 +1,13 @@
-"""The projector in a process of its own: `phaselog project`, which `serve` starts.
+"""The projector in a process of its own: `phaselog project`, and `serve`'s option.
 
 A server worker that projects folds events and writes pages between requests,
-under the same interpreter lock. On SQLite at 1,000 actions/s offered, one worker
-answered at p99 690-820 ms with its own projector, and 72-78 ms with the
-projector beside it in a process of its own (bench/HISTORY.md). So `serve`
-starts `phaselog project` first and waits until it holds the projection; each
+under the same interpreter lock. On SQLite at 1,000 actions/s offered to a
+server just started, one worker answered at p99 690-820 ms with its own
+projector, and 72-78 ms with the projector beside it in a process of its own;
+but a report's `after=` then waits for that process to poll the log (p50 7 ->
+105 ms on SQLite), and on a warmed server the tails came out alike
+(bench/HISTORY.md). So it is an option: `serve --projector-process` starts
+`phaselog project` first and waits until it holds the projection; each
 worker's projector stands by, and takes over should that process end.
 """
 

@@ -1,8 +1,8 @@
-"""`phaselog serve`: the real command, its workers and its projector process.
+"""`phaselog serve`: the real command, its workers and its projector.
 
-Each worker coalesces its own writes; the projector runs in a process of its
-own, and a worker takes over should it end. A request served by any worker sees
-its own writes in the reports (`?after=`).
+Each worker coalesces its own writes; one of them projects, or with
+`--projector-process` a process of its own does and a worker takes over should
+it end. A request served by any worker sees its own writes (`?after=`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _serving(database_url: str, workers: int) -> Iterator[str]:
 
 @contextlib.contextmanager
 def _server(
-    database_url: str, workers: int
+    database_url: str, workers: int, *options: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`phaselog serve` up and ready: its base URL and its process."""
     port = free_port()
@@ -54,7 +54,7 @@ def _server(
         "PHASELOG_REPORT_WAIT_SECONDS": "10",
     }
     command = [str(PHASELOG), "serve", "--port", str(port)]
-    process = subprocess.Popen([*command, "--workers", str(workers)], env=env)
+    process = subprocess.Popen([*command, "--workers", str(workers), *options], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -137,11 +137,11 @@ def test_workers_starting_together_on_a_fresh_database_all_come_up(
     assert started[0] > 0
 
 
-def test_serve_projects_in_a_process_of_its_own_and_a_worker_takes_over(
+def test_serve_can_project_in_a_process_of_its_own_and_a_worker_takes_over(
     database_url: str,
 ) -> None:
     with (
-        _server(database_url, workers=1) as (base, server),
+        _server(database_url, 1, "--projector-process") as (base, server),
         httpx.Client(base_url=base, headers=bearer(ADMIN_KEY), timeout=30) as http,
     ):
         # Step: beside the server runs one `phaselog project`, which projects.
@@ -162,12 +162,12 @@ def test_the_projector_process_ends_with_serve_even_when_serve_is_killed(
     database_url: str,
 ) -> None:
     # Step: serve stopped as a service manager stops it; its projector ends too.
-    with _server(database_url, workers=1) as (_, server):
+    with _server(database_url, 1, "--projector-process") as (_, server):
         (projector,) = _children(server.pid, "project")
     assert _ended(projector, timeout=30)
 
     # Step: serve killed outright, with no chance to stop it; it ends all the same.
-    with _server(database_url, workers=1) as (_, server):
+    with _server(database_url, 1, "--projector-process") as (_, server):
         (projector,) = _children(server.pid, "project")
         server.kill()
         assert _ended(projector, timeout=30)
