@@ -37,7 +37,7 @@ def serve(
         int,
         typer.Option(
             min=1,
-            help="server processes; each coalesces its own writes",
+            help="server processes; each coalesces its own writes, one projects",
         ),
     ] = 1,
     projector_process: Annotated[
@@ -78,9 +78,10 @@ def project(
 ) -> None:
     """Keep the read models up to date and close idle deals, until stopped.
 
-    `serve --projector-process` runs this beside its workers. Alone, it takes
-    the projection over from the server's workers (they stand by), on this
-    machine or, with PostgreSQL, on another.
+    One process projects a database at a time; the others stand by and take
+    over when it ends. `serve --projector-process` starts this first, so its
+    workers stand by. Started before a server, on this machine or (PostgreSQL)
+    another, it projects for that server too.
     """
     import signal
     import threading
