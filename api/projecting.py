@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from api.app import open_projector, open_tracker, startup_lock
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator
 
     from api.settings import Settings
 
@@ -76,7 +76,7 @@ def stop_at_end_of_input(stop: threading.Event) -> None:
 
 
 @contextlib.contextmanager
-def beside(env: Mapping[str, str] | None = None) -> Iterator[bool]:
+def beside() -> Iterator[bool]:
     """`phaselog project` in a child process while the block runs.
 
     Yields once the child has asked for the projection: True if it projects.
@@ -87,7 +87,6 @@ def beside(env: Mapping[str, str] | None = None) -> Iterator[bool]:
         [sys.executable, "-m", "api.cli", "project", "--until-input-ends"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        env=None if env is None else dict(env),
         text=True,
     )
     assert child.stdin is not None and child.stdout is not None
