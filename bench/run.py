@@ -86,7 +86,7 @@ def run_database(
         if imported.errors:
             say(f"  rejected: {imported.errors}")
         checkpoint(url)
-        raw = raw_copy(url, imported.actions, sample_rows(url))
+        raw_rate = imported.actions / raw_copy(url, imported.actions, sample_rows(url))
         raw_name = (
             "raw COPY, bare table"
             if database == "postgres"
@@ -97,7 +97,7 @@ def run_database(
             imported.accepted / imported.seconds,
             "actions/s",
             compared_to=raw_name,
-            comparison=imported.actions / raw,
+            comparison=raw_rate,
             target=">= 50%" if database == "postgres" else "",
             count=imported.accepted,
             extra={
@@ -116,7 +116,7 @@ def run_database(
             imported.accepted / again.seconds,
             "actions/s",
             compared_to=raw_name,
-            comparison=imported.actions / raw,
+            comparison=raw_rate,
             count=again.keys,
             extra={"events": again.events, "present": again.present},
         )
@@ -137,7 +137,7 @@ def run_database(
             by_file.stored / by_file.seconds,
             "actions/s",
             compared_to=raw_name,
-            comparison=imported.actions / raw,
+            comparison=raw_rate,
             count=by_file.stored,
             extra={"lines": by_file.actions},
         )
