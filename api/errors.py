@@ -107,11 +107,18 @@ def field_path(loc: Sequence[int | str]) -> str:
     return text or "body"
 
 
+def _field_error(error: Mapping[str, Any]) -> FieldError:
+    if error.get("type") == "json_invalid":
+        # FastAPI names the character where parsing stopped as if it were a field.
+        where = error["loc"][-1]
+        reason = str(error.get("ctx", {}).get("error") or error["msg"])
+        at = f" at character {where + 1}" if isinstance(where, int) else ""
+        return FieldError(field="body", reason=f"not valid JSON: {reason}{at}")
+    return FieldError(field=field_path(error["loc"]), reason=str(error["msg"]))
+
+
 def validation_problem(error: RequestValidationError) -> Problem:
-    items = [
-        FieldError(field=field_path(e["loc"]), reason=str(e["msg"]))
-        for e in error.errors()
-    ]
+    items = [_field_error(e) for e in error.errors()]
     detail = "; ".join(f"{i.field}: {i.reason}" for i in items)
     first = items[0].field if items else None
     return problem(422, detail, first).model_copy(update={"errors": items})
@@ -125,12 +132,36 @@ def problem_response(error: Exception) -> JSONResponse | None:
     if isinstance(error, RequestValidationError):
         return respond(validation_problem(error))
     if isinstance(error, HTTPException):
+        if isinstance(error.__cause__, UnicodeDecodeError):
+            # FastAPI's 400 for a JSON body that is not UTF-8: a body like any
+            # other that cannot be read, so a 422 naming it.
+            reason = "not valid JSON: the body is not UTF-8"
+            return respond(problem(422, f"body: {reason}", "body"))
         return respond(problem(error.status_code, str(error.detail)), error.headers)
     return None
 
 
+def wrong_media_type(content_type: str | None) -> str | None:
+    """Why a body sent as `content_type` is not read as JSON, or None if it is.
+
+    A body without one is not read as JSON either, as FastAPI does not.
+    """
+    if not content_type:
+        return "expected application/json (the request has no Content-Type)"
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return None
+    return f"expected application/json, not {content_type}"
+
+
 def install(app: FastAPI, max_body_bytes: int) -> None:
     async def on_error(request: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, RequestValidationError):
+            # FastAPI validates a body of another media type as raw bytes and
+            # says "Input should be a valid dictionary"; say what is wrong.
+            wrong = wrong_media_type(request.headers.get("content-type"))
+            if wrong and any(e["loc"][:1] == ("body",) for e in error.errors()):
+                return respond(problem(422, f"body: {wrong}", "body"))
         response = problem_response(error)
         assert response is not None
         return response

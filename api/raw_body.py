@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from api.errors import wrong_media_type
+
 if TYPE_CHECKING:
     from fastapi import Request
 
@@ -16,16 +18,10 @@ Model = TypeVar("Model", bound=BaseModel)
 
 async def json_body(request: Request, model: type[Model]) -> Model:
     """`model` from the request's JSON body; a 422 naming the field if it is not."""
-    content_type = request.headers.get("content-type", "application/json")
-    if not _is_json(content_type):
+    wrong = wrong_media_type(request.headers.get("content-type"))
+    if wrong is not None:
         raise RequestValidationError(
-            [
-                {
-                    "loc": ("body",),
-                    "msg": f"expected application/json, not {content_type}",
-                    "type": "content_type",
-                }
-            ]
+            [{"loc": ("body",), "msg": wrong, "type": "content_type"}]
         )
     try:
         return model.model_validate_json(await request.body())
@@ -44,8 +40,3 @@ def request_body(model: type[BaseModel]) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": ref}}},
         }
     }
-
-
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")

@@ -36,7 +36,6 @@ from domain.commands import (
     Result,
     Timeline,
     VoidAction,
-    check_key,
     digest_of,
 )
 from domain.corrections import Corrections
@@ -49,6 +48,15 @@ from domain.errors import (
     UnknownPipeline,
 )
 from domain.group_commit import GroupCommit
+from domain.limits import (
+    ACTOR_MAX,
+    NOTE_MAX,
+    check_fields,
+    check_id,
+    check_line,
+    check_text,
+    time_problem,
+)
 from domain.single import MAX_ATTEMPTS, SingleWriter
 from domain.single import ConcurrencyExhausted as ConcurrencyExhausted
 from domain.staging import Plan
@@ -256,13 +264,16 @@ class PhaseTracker(Application[uuid.UUID]):
     def plan(self, command: LogAction) -> Plan:
         """Validate what needs no history, and name the deal the action belongs to."""
         pipeline = self.pipeline(command.pipeline)
-        check_key("contact_id", command.contact_id)
+        check_id("contact_id", command.contact_id)
         if command.object_id is not None:
-            check_key("object_id", command.object_id)
+            check_id("object_id", command.object_id)
         if not pipeline.has_action(command.type):
             self._check_action_type(pipeline, command.type)
+        check_line("actor", command.actor, ACTOR_MAX)
+        check_text("note", command.note, NOTE_MAX)
+        check_fields(command.fields)
         occurred_at = self.check_time("occurred_at", command.occurred_at)
-        action_id = check_key("action_id", command.action_id or uuid.uuid4().hex)
+        action_id = check_id("action_id", command.action_id or uuid.uuid4().hex)
         entry = Entry(
             kind="action",
             entry_id=action_id,
@@ -401,8 +412,9 @@ class PhaseTracker(Application[uuid.UUID]):
         now = self.clock()
         if value is None:
             return now
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise InvalidCommand(name, "needs a timezone (e.g. 2026-01-31T10:00:00Z)")
+        problem = time_problem(value)
+        if problem is not None:
+            raise InvalidCommand(name, problem)
         if value - now > FUTURE_TOLERANCE:
             raise InvalidCommand(name, "lies more than a day in the future")
         return value

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from domain.engine import DealState, Step
-from domain.errors import InvalidCommand
 
 
 @dataclass(frozen=True)
@@ -73,14 +72,6 @@ class Timeline:
     deal: DealView
     state: DealState  # as of / known at the requested times
     steps: tuple[Step, ...]
-
-
-def check_key(name: str, value: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidCommand(name, "must not be empty")
-    if len(value) > 200:
-        raise InvalidCommand(name, "is longer than 200 characters")
-    return value
 
 
 def digest_of(command: LogAction | MoveDeal | VoidAction) -> str:

@@ -21,6 +21,7 @@ from domain.commands import Result, VoidAction, digest_of
 from domain.deal import KEY_NAMESPACE, Deal
 from domain.engine import Entry, expiry_due, replay
 from domain.errors import ActionNotFound, DealNotFound, PhaselogError
+from domain.limits import ACTOR_MAX, REASON_MAX, check_id, check_line, check_text
 from domain.staging import Plan, Staged
 
 if TYPE_CHECKING:
@@ -36,6 +37,13 @@ Answer = Result | PhaselogError | None  # None: an expiry not due
 # digest, or None when there is nothing to write.
 Maker = Callable[[int, Deal, "Pipeline"], tuple[Entry, str] | None]
 Alone = Callable[[int], Answer]  # the command at an index, in a transaction of its own
+
+
+def check_void(command: VoidAction) -> None:
+    """What a void may hold, checked before its action is looked up."""
+    check_id("action_id", command.action_id)
+    check_text("reason", command.reason, REASON_MAX)
+    check_line("actor", command.actor, ACTOR_MAX)
 
 
 def void_entry(command: VoidAction, now: dt.datetime) -> Entry:
@@ -79,9 +87,17 @@ class Corrections:
         self, commands: Sequence[VoidAction], deals_per_transaction: int
     ) -> list[Answer]:
         answers: list[Answer] = [None] * len(commands)
-        found = self.tracker.keys.find_actions([c.action_id for c in commands])
+        for index, command in enumerate(commands):
+            try:
+                check_void(command)
+            except PhaselogError as error:
+                answers[index] = error
+        checked = [c for c, a in zip(commands, answers, strict=True) if a is None]
+        found = self.tracker.keys.find_actions([c.action_id for c in checked])
         groups: dict[uuid.UUID, list[int]] = {}
         for index, command in enumerate(commands):
+            if answers[index] is not None:
+                continue
             if command.action_id in found:
                 groups.setdefault(found[command.action_id][0], []).append(index)
             else:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import IntegrityError
 
-from domain.commands import Result, check_key, digest_of
-from domain.corrections import expiry_entry, void_entry
+from domain.commands import Result, digest_of
+from domain.corrections import check_void, expiry_entry, void_entry
 from domain.deal import (
     DEAL_EVENTS,
     KEY_NAMESPACE,
@@ -31,6 +31,14 @@ from domain.errors import (
     DealNotFound,
     PhaselogError,
     release,
+)
+from domain.limits import (
+    ACTOR_MAX,
+    REASON_MAX,
+    check_fields,
+    check_id,
+    check_line,
+    check_text,
 )
 
 if TYPE_CHECKING:
@@ -55,8 +63,12 @@ class SingleWriter:
         self.tracker = tracker
 
     def move(self, command: MoveDeal) -> Result:
+        check_id("phase", command.phase)
+        check_text("reason", command.reason, REASON_MAX)
+        check_line("actor", command.actor, ACTOR_MAX)
+        check_fields(command.fields)
         occurred_at = self.tracker.check_time("occurred_at", command.occurred_at)
-        action_id = check_key("action_id", command.action_id or uuid.uuid4().hex)
+        action_id = check_id("action_id", command.action_id or uuid.uuid4().hex)
         entry = Entry(
             kind="move",
             entry_id=action_id,
@@ -70,6 +82,7 @@ class SingleWriter:
         return self.commit(command.deal_id, entry, digest_of(command), None)
 
     def void(self, command: VoidAction) -> Result:
+        check_void(command)
         found = self.tracker.keys.find_action(command.action_id)
         if found is None:
             raise ActionNotFound(command.action_id)

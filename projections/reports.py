@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Composable, Identifier
 
+from domain.errors import InvalidCommand
+from domain.limits import time_problem
 from projections.aggregates import FUNNEL_COUNTS, STAGE_COUNTS
 from projections.models import (
     DealRow,
@@ -61,9 +63,21 @@ _BY_OWNER = {
 
 
 def stale_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
-    """(stale_at, deal_id) from a stale page's cursor; ValueError if malformed."""
+    """(stale_at, deal_id) from a stale page's cursor.
+
+    A forged one (a time no datetime holds, say) is refused as such: the
+    time is checked against the range a filter may take.
+    """
     micros, _, deal_id = cursor.partition("_")
-    return _EPOCH + int(micros) * _MICROSECOND, uuid.UUID(hex=deal_id)
+    try:
+        stale_at = _EPOCH + int(micros) * _MICROSECOND
+        if time_problem(stale_at) is not None:
+            raise ValueError(cursor)
+        return stale_at, uuid.UUID(hex=deal_id)
+    except (ValueError, OverflowError):
+        raise InvalidCommand(
+            "cursor", "is not a cursor this report handed out"
+        ) from None
 
 
 class Reports:

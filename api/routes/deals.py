@@ -8,12 +8,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from api.convert import answer, deal_out, deal_row_out, timeline_out
 from api.deps import Auditor, DealReader, Projected, ReadModels, Tracker, Writer
 from api.errors import command_responses, problem_responses
 from api.schemas.actions import ActionOut, MoveIn
+from api.schemas.base import Key, Moment
 from api.schemas.deals import DealOut, DealsPage, TimelineOut
 from domain.commands import MoveDeal
 
@@ -48,8 +48,12 @@ def get_timeline(
     deal_id: uuid.UUID,
     tracker: Tracker,
     _: Auditor,
-    as_of: AwareDatetime | None = None,
-    known_at: AwareDatetime | None = None,
+    as_of: Annotated[
+        Moment | None, Query(description="replay up to this business time")
+    ] = None,
+    known_at: Annotated[
+        Moment | None, Query(description="only what was recorded by then")
+    ] = None,
 ) -> Response:
     """Every event in business-time order with the phase before and after it."""
     timeline = timeline_out(tracker.timeline(deal_id, as_of=as_of, known_at=known_at))
@@ -73,11 +77,11 @@ def list_deals(
     tracker: Tracker,
     _: DealReader,
     __: Projected,
-    pipeline: str | None = None,
-    phase: str | None = None,
-    contact_id: str | None = None,
-    object_id: str | None = None,
-    owner: str | None = None,
+    pipeline: Key | None = None,
+    phase: Key | None = None,
+    contact_id: Key | None = None,
+    object_id: Key | None = None,
+    owner: Key | None = None,
     stale: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     cursor: Annotated[

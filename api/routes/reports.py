@@ -8,15 +8,16 @@ stale first, like the deal list (`limit`, then `cursor=<next_cursor>`).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from api.convert import deal_row_out
 from api.deps import Auditor, Projected, ReadModels, Tracker
 from api.errors import problem_responses
+from api.schemas.base import Key, Moment
 from api.schemas.reports import FunnelOut, LostReasonsOut, StaleOut, TimeInStageOut
 from domain.pipeline import Pipeline
 from projections.reports import STALE_CURSOR
@@ -27,11 +28,11 @@ router = APIRouter(
     responses=problem_responses(422, 503),
 )
 
-Owner = Annotated[str | None, Query(description="only this owner's deals")]
+Owner = Annotated[Key | None, Query(description="only this owner's deals")]
 
 
 def report_pipeline(
-    pipeline: Annotated[str, Query(min_length=1, description="a pipeline id")],
+    pipeline: Annotated[Key, Query(description="a pipeline id")],
     tracker: Tracker,
     _: Auditor,
     __: Projected,
@@ -42,14 +43,14 @@ def report_pipeline(
 
 @dataclass(frozen=True)
 class Period:
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
     owner: str | None = None
 
 
 def period(
-    since: Annotated[AwareDatetime | None, Query(description="period start")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="period end")] = None,
+    since: Annotated[Moment | None, Query(description="period start")] = None,
+    until: Annotated[Moment | None, Query(description="period end")] = None,
     owner: Owner = None,
 ) -> Period:
     return Period(since, until, owner)

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from api.schemas.base import Key, Schema
+from api.schemas.base import (
+    FIELDS_DESCRIPTION,
+    Actor,
+    BusinessTime,
+    Fields,
+    Key,
+    Note,
+    Reason,
+    Schema,
+)
 from api.schemas.problem import Problem
 
 
@@ -19,13 +28,15 @@ class ActionIn(Schema):
     contact_id: Key
     object_id: Key | None = None
     type: Key
-    occurred_at: AwareDatetime | None = Field(
-        default=None, description="business time, tz-aware; defaults to now"
+    occurred_at: BusinessTime | None = Field(
+        default=None,
+        description="business time, with a timezone, from 1900 to one day ahead; "
+        "defaults to now",
     )
-    outcome: str | None = None
-    fields: dict[str, Any] = {}
-    actor: str | None = None
-    note: str | None = None
+    outcome: Key | None = None
+    fields: Fields = Field(default={}, description=FIELDS_DESCRIPTION)
+    actor: Actor | None = Field(default=None, description="on whose behalf")
+    note: Note | None = None
 
 
 class ActionOut(Schema):
@@ -61,13 +72,13 @@ class BatchOut(Schema):
 
 class MoveIn(Schema):
     phase: Key
-    reason: str | None = None
-    fields: dict[str, Any] = {}
-    actor: str | None = None
-    occurred_at: AwareDatetime | None = None
+    reason: Reason | None = None
+    fields: Fields = Field(default={}, description=FIELDS_DESCRIPTION)
+    actor: Actor | None = None
+    occurred_at: BusinessTime | None = None
     action_id: Key | None = None
 
 
 class VoidIn(Schema):
-    reason: Key
-    actor: str | None = None
+    reason: Annotated[Reason, Field(min_length=1)]
+    actor: Actor | None = None

@@ -1,14 +1,116 @@
-"""The base every API schema shares: frozen, and unknown fields are an error."""
+"""The base every API schema shares, and the checked types of what it carries.
+
+Frozen, and unknown fields are an error. Every text the API stores or filters by
+is one of the types below, each applying `domain.limits` (the same rules the
+service applies to its Python callers and `phaselog import` to each line), so a
+value that cannot be stored on both databases is a 422 naming its field.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
+
+from domain.limits import (
+    ACTOR_MAX,
+    ID_MAX,
+    LATEST_FILTER,
+    NOTE_MAX,
+    REASON_MAX,
+    fields_problem,
+    line_problem,
+    text_problem,
+    time_problem,
+)
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 
 class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Key = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+def _invalid(reason: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid_value", reason)
+
+
+def _one_line(limit: int) -> AfterValidator:
+    def check(value: str) -> str:
+        reason = line_problem(value, limit)
+        if reason is not None:
+            raise _invalid(reason)
+        return value
+
+    return AfterValidator(check)
+
+
+def _text(limit: int) -> AfterValidator:
+    def check(value: str) -> str:
+        reason = text_problem(value, limit)
+        if reason is not None:
+            raise _invalid(reason)
+        return value
+
+    return AfterValidator(check)
+
+
+def _fields(value: dict[str, Any]) -> dict[str, Any]:
+    found = fields_problem(value)
+    if found is not None:
+        path, reason = found
+        # The path inside `fields` is part of the reason: pydantic names the
+        # field (`fields`, or `actions[3].fields`) and cannot name deeper.
+        raise _invalid(f"{path}: {reason}" if path != "fields" else reason)
+    return value
+
+
+def _a_time_text(value: Any) -> Any:
+    """Times come as ISO 8601 text: pydantic would read a number (or the text
+    of one, as a query parameter is) as Unix time."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value)
+    ):
+        raise _invalid("must be an ISO 8601 time with a timezone, not a number")
+    return value
+
+
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _time(latest: dt.datetime) -> AfterValidator:
+    def check(value: dt.datetime) -> dt.datetime:
+        reason = time_problem(value, latest)
+        if reason is not None:
+            raise _invalid(reason)
+        return value
+
+    return AfterValidator(check)
+
+
+# An id or key: one line, 1 to 200 characters, no control characters.
+Key = Annotated[
+    str, StringConstraints(min_length=1, max_length=ID_MAX), _one_line(ID_MAX)
+]
+Actor = Annotated[str, StringConstraints(max_length=ACTOR_MAX), _one_line(ACTOR_MAX)]
+Reason = Annotated[str, StringConstraints(max_length=REASON_MAX), _text(REASON_MAX)]
+Note = Annotated[str, StringConstraints(max_length=NOTE_MAX), _text(NOTE_MAX)]
+Fields = Annotated[dict[str, Any], AfterValidator(_fields)]
+# A filter's bound or a replay's moment: from 1900 to the end of 2999.
+Moment = Annotated[AwareDatetime, BeforeValidator(_a_time_text), _time(LATEST_FILTER)]
+# A business time: a moment; the service refuses one more than a day ahead.
+BusinessTime = Moment
+FIELDS_DESCRIPTION = (
+    "free-form values; keys up to 100 characters, texts up to 10,000, at most "
+    "200 entries in any object or list and 5 levels deep"
+)
