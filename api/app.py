@@ -14,6 +14,7 @@ from api.auth import warn_open
 from api.fast_path import PhaselogAPI
 from api.routes import actions, deals, health, pipelines, projections, reports
 from api.settings import Settings, eventsourcing_env
+from api.waiting import ProjectionWaits
 from domain.application import PhaseTracker
 from domain.collector import tune_gc
 from domain.definitions import check_chains, load_definition, load_presets
@@ -109,6 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
                 warn_open()
             app.state.reports = Reports(tracker)
             app.state.projector = projector
+            app.state.waits = ProjectionWaits(projector)
             app.state.rebuild = None
             projector.start()
             try:

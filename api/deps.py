@@ -6,16 +6,21 @@ its thread pool, a thread hop per dependency per request for a dictionary lookup
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import ADMIN, AUDIT, READ_DEALS, WRITE, Principal, allow
 from api.errors import NotYetProjected
 from api.settings import Settings
 from domain.application import PhaseTracker
+from domain.errors import InvalidCommand
 from projections.reports import Reports
 from projections.runner import Projector
+
+if TYPE_CHECKING:
+    from api.waiting import ProjectionWaits
 
 
 async def get_tracker(request: Request) -> PhaseTracker:
@@ -47,18 +52,34 @@ async def get_reports(request: Request) -> Reports:
     return reports
 
 
-def wait_after(
-    projector: Annotated[Projector, Depends(get_projector)],
+async def wait_after(
+    request: Request,
     settings: AppSettings,
     after: Annotated[
         int | None,
-        Query(ge=0, description="answer once the projections include this position"),
+        Query(
+            ge=0,
+            description="answer once the projections include this position (the "
+            "`position` of a command's answer); 503 if they do not in time",
+        ),
     ] = None,
 ) -> None:
-    """Read-your-writes for projections: wait (bounded) until `after` is folded in."""
-    if after is not None and not projector.wait_for(
-        after, settings.report_wait_seconds
-    ):
+    """Read-your-writes for projections: wait (bounded) until `after` is folded in.
+
+    A position beyond the log's head is refused at once: no write will ever
+    make it true, and waiting for it only holds the caller.
+    """
+    if after is None:
+        return
+    waits: ProjectionWaits = request.app.state.waits
+    if waits.projector.known < after:
+        recorder = request.app.state.tracker.recorder
+        head = await run_in_threadpool(recorder.max_notification_id) or 0
+        if after > head:
+            raise InvalidCommand(
+                "after", f"position {after} is beyond the log's head ({head})"
+            )
+    if not await waits.until(after, settings.report_wait_seconds):
         raise NotYetProjected(after, settings.report_wait_seconds)
 
 

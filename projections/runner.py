@@ -77,6 +77,11 @@ class Projector:
         self._rebuild_lock = threading.Lock()
         # Notified after every committed page: a wait that needs no polling.
         self.progressed = threading.Condition()
+        # The serving generation's position as last seen here: a lower bound,
+        # since it only grows (a swap never goes back). Each of `listeners` hears
+        # it after every page this process commits to the serving generation.
+        self.known = 0
+        self.listeners: list[Callable[[int], None]] = []
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -140,13 +145,30 @@ class Projector:
         )
         if not written:
             return None
+        if state == "active":
+            self._reached(last)
         with self.progressed:
             self.progressed.notify_all()
         return len(notifications)
 
     def _active(self) -> tuple[int, int]:
         with self.store.read() as tx:
-            return self.schema.active(tx)
+            generation, position = self.schema.active(tx)
+        self.known = max(self.known, position)
+        return generation, position
+
+    def _reached(self, position: int) -> None:
+        self.known = max(self.known, position)
+        for listener in self.listeners:
+            listener(position)
+
+    def served(self) -> int:
+        """The serving generation's position, read from the database."""
+        return self._active()[1]
+
+    def hurry(self) -> None:
+        """A reader waits: the loop skips its settle and reads the log now."""
+        self._wake.set()
 
     # -- background thread ---------------------------------------------------------
 

@@ -6,15 +6,12 @@ import csv
 import io
 from typing import TYPE_CHECKING, Any
 
-from fastapi.testclient import TestClient
-
-from api.app import create_app
-from tests.api.conftest import action, bearer
+from tests.api.conftest import action
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from api.settings import Settings
+    from fastapi.testclient import TestClient
 
 
 def log_story(client: TestClient, actors: Mapping[str, str] | None = None) -> int:
@@ -157,18 +154,6 @@ def test_reports_name_an_unknown_or_missing_pipeline(client: TestClient) -> None
 
     assert (unknown.status_code, unknown.json()["field"]) == (422, "pipeline")
     assert (missing.status_code, missing.json()["field"]) == (422, "pipeline")
-
-
-def test_a_position_not_reached_in_time_is_503(api_settings: Settings) -> None:
-    impatient = api_settings.model_copy(update={"report_wait_seconds": 0.05})
-    with TestClient(create_app(impatient), headers=bearer("test-admin-key")) as client:
-        response = client.get(
-            "/v1/reports/funnel", params={"pipeline": "nl-tesoro", "after": 10**9}
-        )
-
-    assert response.status_code == 503
-    assert response.headers["retry-after"] == "1"
-    assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_deals_filter_by_phase_pages_and_gives_csv(client: TestClient) -> None:
