@@ -17,8 +17,10 @@ from domain.errors import (
     ActionNotFound,
     DealNotFound,
     InvalidCommand,
+    NotStored,
     PhaselogError,
 )
+from domain.staging import UNREACHABLE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -82,6 +84,8 @@ def problem_for(error: PhaselogError) -> Problem:
         return problem(404, str(error), "action_id")
     if isinstance(error, DealRejected):
         return problem(424, str(error))
+    if isinstance(error, NotStored):
+        return problem(500, str(error))
     if isinstance(error, ConcurrencyExhausted | NotYetProjected):
         return problem(503, str(error))
     return problem(400, str(error))
@@ -131,6 +135,9 @@ def problem_response(error: Exception) -> JSONResponse | None:
         return respond(body, {"Retry-After": "1"} if body.status == 503 else None)
     if isinstance(error, RequestValidationError):
         return respond(validation_problem(error))
+    if isinstance(error, UNREACHABLE):
+        detail = "the database cannot be reached just now; try again"
+        return respond(problem(503, detail), {"Retry-After": "1"})
     if isinstance(error, HTTPException):
         if isinstance(error.__cause__, UnicodeDecodeError):
             # FastAPI's 400 for a JSON body that is not UTF-8: a body like any
@@ -166,8 +173,15 @@ def install(app: FastAPI, max_body_bytes: int) -> None:
         assert response is not None
         return response
 
+    async def on_failure(request: Request, error: Exception) -> JSONResponse:
+        # Starlette logs the error and raises it again after this answer.
+        return problem_response(error) or respond(
+            problem(500, "an unexpected error; the server's log has it")
+        )
+
     for kind in (PhaselogError, RequestValidationError, HTTPException):
         app.add_exception_handler(kind, on_error)
+    app.add_exception_handler(Exception, on_failure)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
 

@@ -21,9 +21,16 @@ from eventsourcing.persistence import IntegrityError
 from domain.deal import Deal, deal_id_for
 from domain.errors import ActionConflict, PhaselogError, release
 from domain.helper import Helper, shared_database
+from domain.staging import (
+    UNREACHABLE,
+    Staged,
+    answer_alone,
+    answer_saved,
+    not_stored,
+    reject,
+)
 from domain.staging import DealRejected as DealRejected
 from domain.staging import Plan as Plan
-from domain.staging import Staged, answer_saved, reject
 
 if TYPE_CHECKING:
     from collections.abc import (
@@ -206,15 +213,17 @@ class BatchWriter:
         attempt: int = 1,
     ) -> None:
         plans: dict[int, Plan] = {}
+        plan = self.tracker.plan
         for group in groups:
             for index in group:
-                try:
-                    plans[index] = self.tracker.plan(commands[index])
-                except PhaselogError as error:
-                    answers[index] = error
-                    if not isolate:
-                        reject(group, index, error, answers)
-                        break
+                planned = answer_alone(partial(plan, commands[index]))
+                if isinstance(planned, Plan):
+                    plans[index] = planned
+                    continue
+                answers[index] = planned
+                if not isolate:
+                    reject(group, index, planned, answers)
+                    break
         openers = self._openers(commands, groups, plans)
         stored, known = self.get_deals_and_keys(
             openers, [p.entry.entry_id for p in plans.values()]
@@ -242,6 +251,7 @@ class BatchWriter:
             lost=lambda: self.cache_deals(
                 deal.restore(marks[deal_id]) for deal_id, deal in stored.items()
             ),
+            together=not isolate,
         )
 
     def save_staged(
@@ -253,12 +263,15 @@ class BatchWriter:
         again: Callable[[list[Unit], int], None],
         alone: Callable[[int], Any],
         lost: Callable[[], None] | None = None,
+        together: bool = False,
     ) -> None:
         """Save a batch's staged deals in one transaction, and answer for them.
 
         `units` (a deal's commands each) are what `again` stages afresh, on its
         `attempt`; `alone` answers the command at an index in a transaction of
         its own; `lost` runs first when the save fails (the deals' rollback).
+        `together`: a unit's commands stand or fall together (a deal of an
+        import), else each stands alone (coalesced requests).
         """
         if not staged.decisions:
             return
@@ -270,6 +283,22 @@ class BatchWriter:
             release(error)
             if lost is not None:
                 lost()
+        except UNREACHABLE:
+            raise  # no command can be stored: each one's answer
+        except Exception as error:
+            # One value the database refuses (or a bug) must not sink the
+            # batch: halve it until the unit that fails is alone.
+            if lost is not None:
+                lost()
+            if len(units) > 1:
+                half = len(units) // 2
+                again(units[:half], BATCH_ATTEMPTS)
+                again(units[half:], BATCH_ATTEMPTS)
+                return
+            failed = not_stored(error) if together else None
+            for index in staged.indexes():
+                answers[index] = failed or alone(index)
+            return
         else:
             self.cache_deals(staged.deals)
             answer_saved(staged, recordings, answers)
@@ -328,7 +357,12 @@ class BatchWriter:
                     for other, entry in self.tracker.single.chain(deal, decision, live):
                         mine.deals.append(other)
                         mine.keys.append((entry.entry_id, other.id, entry.entry_id))
-            except PhaselogError as error:
+            except UNREACHABLE:
+                raise
+            except Exception as caught:
+                error = (
+                    caught if isinstance(caught, PhaselogError) else not_stored(caught)
+                )
                 if recorded or not isolate:  # a chain failed after the event
                     reject([i for i, _ in group], index, error, answers)
                     for unsaved in mine.deals:  # they hold events never to be saved
@@ -368,10 +402,10 @@ class BatchWriter:
         return openers
 
     def _one_by_one(self, command: LogAction) -> Result | PhaselogError:
-        try:
-            return self.tracker.log_one(command)
-        except PhaselogError as error:
-            return error
+        answer: Result | PhaselogError = answer_alone(
+            partial(self.tracker.log_one, command)
+        )
+        return answer
 
     def get_deals(self, deal_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Deal]:
         """Many deals in one query for the batch paths, from our cache when we can.

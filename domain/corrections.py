@@ -22,7 +22,7 @@ from domain.deal import KEY_NAMESPACE, Deal
 from domain.engine import Entry, expiry_due, replay
 from domain.errors import ActionNotFound, DealNotFound, PhaselogError
 from domain.limits import ACTOR_MAX, REASON_MAX, check_id, check_line, check_text
-from domain.staging import Plan, Staged
+from domain.staging import Plan, Staged, answer_alone
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -186,15 +186,8 @@ class Corrections:
             units,
             attempt,
             again=lambda part, tries: self._batch(part, make, alone, answers, tries),
-            alone=partial(_alone, alone),
+            alone=lambda index: answer_alone(partial(alone, index)),
         )
-
-
-def _alone(alone: Alone, index: int) -> Answer:
-    try:
-        return alone(index)
-    except PhaselogError as error:
-        return error
 
 
 def _never() -> Any:

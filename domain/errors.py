@@ -45,6 +45,18 @@ class ActionConflict(PhaselogError):
         self.action_id = action_id
 
 
+class NotStored(PhaselogError):
+    """A command that failed in a way nobody expected, alone: the commands
+    coalesced or batched with it were stored without it. The server's log has
+    the cause; the client may report it, retrying will not help."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "not stored: an unexpected error (in the server's log); the other "
+            "commands sent with it were not affected"
+        )
+
+
 class DefinitionError(PhaselogError):
     """A pipeline definition file is broken; the message names file and path."""
 

@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from domain.errors import PhaselogError
+from domain.staging import UNREACHABLE, not_stored
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -71,10 +72,25 @@ class GroupCommit:
     def _commit(self, batch: list[tuple[LogAction, Future[Result]]]) -> None:
         try:
             answers = self._log_batch([command for command, _ in batch])
-        except BaseException as error:  # noqa: BLE001 - handed to every waiter
+        except UNREACHABLE as error:  # no request can be stored: each one says so
             for _, future in batch:
                 future.set_exception(error)
             return
+        except Exception as error:
+            # The batch path answers each command for what it expects; this is
+            # what it did not: halve the group until the request behind it is
+            # alone, so every other request is stored as if it came alone.
+            if len(batch) == 1:
+                batch[0][1].set_exception(not_stored(error))
+                return
+            half = len(batch) // 2
+            self._commit(batch[:half])
+            self._commit(batch[half:])
+            return
+        except BaseException as error:  # noqa: BLE001 - no waiter may hang
+            for _, future in batch:
+                future.set_exception(error)
+            raise
         for (_, future), answer in zip(batch, answers, strict=True):
             if isinstance(answer, PhaselogError):
                 future.set_exception(answer)

@@ -6,20 +6,28 @@ voids and expiries (`domain.corrections`).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError
+
 from domain.commands import Result
 from domain.deal import Deal
 from domain.engine import Decision, Entry
-from domain.errors import PhaselogError
+from domain.errors import NotStored, PhaselogError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from eventsourcing.persistence import Recording
+
+
+logger = logging.getLogger(__name__)
+# The database is out of reach: no command can be stored, each answers so.
+UNREACHABLE = (OperationalError, InterfaceError)
 
 
 class DealRejected(PhaselogError):
@@ -95,3 +103,25 @@ def reject(
             if index == failed
             else DealRejected(f"another action of this deal was rejected: {error}")
         )
+
+
+def not_stored(error: Exception) -> NotStored:
+    """The answer to a command that met `error`, logged with its traceback."""
+    logger.error("a command was not stored", exc_info=error)
+    return NotStored()
+
+
+def answer_alone(run: Callable[[], Any]) -> Any:
+    """A command taken alone: its answer, or the error that refused it.
+
+    An error nobody expected (a bug, a value the database refuses) becomes
+    this command's `NotStored`, so the commands around it are stored.
+    """
+    try:
+        return run()
+    except PhaselogError as error:
+        return error
+    except UNREACHABLE:
+        raise
+    except Exception as error:
+        return not_stored(error)
