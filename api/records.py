@@ -59,6 +59,9 @@ def _json_object(text: str) -> tuple[dict[str, Any], str | None]:
         return {}, f"not JSON: {error.msg}"
     except RecursionError:  # json's parser recurses once per level
         return {}, "nested too deeply to read"
+    except ValueError as error:  # an integer of over 4,300 digits, say
+        said = str(error).split(";")[0]  # not the advice to raise Python's limit
+        return {}, f"not JSON phaselog can read: {said}"
     if not isinstance(value, dict):
         return {}, "not an object"
     if ("\\ud" in text or "\\uD" in text) and not _is_text(value):
