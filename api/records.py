@@ -120,7 +120,7 @@ def _record(header: list[str], cells: list[str], number: int) -> Record:
         return Record(
             number,
             _deal_values(header, cells),
-            f"has {len(cells)} cells, the header has {len(header)}",
+            f"has {_cells(len(cells))}, the header has {len(header)}",
         )
     values: dict[str, Any] = {}
     problem = None
@@ -136,6 +136,10 @@ def _record(header: list[str], cells: list[str], number: int) -> Record:
         else:
             values[name] = value
     return Record(number, values, problem)
+
+
+def _cells(count: int) -> str:
+    return f"{count} cell" if count == 1 else f"{count} cells"
 
 
 def _header(cells: list[str], number: int) -> list[str]:
@@ -260,12 +264,15 @@ class Lines:
             raise StopIteration
         self._number += 1
         if len(text) > MAX_RECORD and not text.endswith(_LINE_ENDS):
-            while (rest := self._readline(_SKIP_CHUNK)) and not rest.endswith(
-                _LINE_ENDS
-            ):
-                pass
+            self._skip_rest()
             return self._number, None
         return self._number, text
+
+    def _skip_rest(self) -> None:
+        """Past the end of a line too long to keep, a chunk at a time."""
+        while rest := self._readline(_SKIP_CHUNK):
+            if rest.endswith(_LINE_ENDS):
+                return
 
     def put_back(self, lines: list[tuple[int, str | None]]) -> None:
         self._back.extend(reversed(lines))

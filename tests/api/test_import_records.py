@@ -57,8 +57,8 @@ def action(contact: str, action_id: str, **more: Any) -> str:
     return json.dumps(line | more)
 
 
-def run_import(path: Path, lines: list[str]) -> Result:
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
+def run_import(path: Path, lines: list[str], end: str = "\n") -> Result:
+    path.write_text(end.join(lines) + end, encoding="utf-8", newline="")
     return runner.invoke(app, ["import", str(path)])
 
 
@@ -216,20 +216,25 @@ def test_a_cell_longer_than_the_csv_modules_own_limit_imports(
 def test_a_csv_line_longer_than_the_record_limit_is_rejected(
     tmp_path: Path, service: PhaseTracker
 ) -> None:
+    """A line of exactly the limit imports, its CRLF end read whole (not a line)."""
+    at_limit = "n" * (MAX_RECORD - len(row("bob", "o-2")))
     result = run_import(
         tmp_path / "export.csv",
         [
             HEADER,
             row("ann", "o-1"),
-            row("bob", "o-2", "n" * MAX_RECORD),
-            row("cid", "o-3", "after"),
+            row("bob", "o-2", at_limit),
+            row("cid", "o-3", at_limit + "n"),
+            row("dan", "o-4", "after"),
         ],
+        end="\r\n",
     )
 
     assert result.exit_code == 1
-    assert rejected(result) == ["line 3: the line is longer than 5,000,000 characters"]
+    assert rejected(result) == ["line 4: the line is longer than 5,000,000 characters"]
     assert service.keys.find_action("o-1") is not None
-    assert note_of(service, "o-3") == "after"
+    assert note_of(service, "o-2") == at_limit
+    assert note_of(service, "o-4") == "after"
 
 
 def test_a_quote_open_past_the_record_limit_is_rejected_and_what_it_ran_over_imports(
