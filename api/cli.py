@@ -141,10 +141,14 @@ def import_file(
         f"{len(summary.rejected)} rejected"
     )
     if summary.rejected:
-        table = Table("line", "field", "reason", title="rejected")
+        # One line per record, as a compiler names a line: a table's wrapped
+        # cells would split the reason, and a reason may hold `[` (rich markup).
         for number, field, reason in summary.rejected[:show]:
-            table.add_row(str(number), field, reason)
-        out.print(table)
+            where = f"line {number}: {field}: " if field else f"line {number}: "
+            out.print(where + reason, markup=False, soft_wrap=True)
+        if len(summary.rejected) > show:
+            more = len(summary.rejected) - show
+            out.print(f"... and {more} more rejected lines (--show to list them)")
         raise typer.Exit(1)
 
 

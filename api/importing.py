@@ -7,8 +7,7 @@ whole groups: a rejected line keeps every other line of its deal out too.
 
 from __future__ import annotations
 
-import csv
-import json
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -16,12 +15,13 @@ from pydantic import ValidationError
 
 from api.convert import log_action
 from api.errors import field_path, problem_for
+from api.records import Record, UnreadableFile, csv_records, ndjson_records
 from api.schemas.actions import ActionIn
 from domain.commands import LogAction
 from domain.errors import PhaselogError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable
     from pathlib import Path
 
     from domain.application import PhaseTracker
@@ -53,22 +53,20 @@ class Summary:
 def read_lines(path: Path) -> list[Line]:
     """Every record of the file, parsed and checked, or with why it is not.
 
-    The file is read record by record, never whole. A byte-order mark (as
-    spreadsheets write one) is not part of the first column's name.
+    The file is read record by record, never whole (api.records). A byte-order
+    mark (as spreadsheets write one) is not part of the first column's name.
     """
     named_ndjson = path.suffix in (".ndjson", ".jsonl", ".json")
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             ndjson = named_ndjson or _opens_object(handle)
             handle.seek(0)
-            records = _ndjson(handle) if ndjson else _csv(handle)
-            return [_check(number, raw) for number, raw in records]
+            records = ndjson_records(handle) if ndjson else csv_records(handle)
+            return [_check(record) for record in records]
     except UnicodeDecodeError as error:
         raise UnreadableFile(_not_utf8(path)) from error
-
-
-class UnreadableFile(RuntimeError):
-    """A file that is not text phaselog can read, and where it goes wrong."""
+    except UnreadableFile as error:
+        raise UnreadableFile(f"{path.name}: {error}") from None
 
 
 def _not_utf8(path: Path) -> str:
@@ -93,54 +91,40 @@ def _opens_object(handle: TextIO) -> bool:
     return False
 
 
-def _ndjson(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            value = {"__error__": f"not JSON: {error.msg}"}
-        yield (
-            number,
-            value if isinstance(value, dict) else {"__error__": "not an object"},
-        )
+def _check(record: Record) -> Line:
+    """The record's values are not kept: a big file's lines all wait in memory.
 
-
-def _csv(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Empty cells are absent; `fields` holds JSON; `fields.x` columns fill it too.
-
-    A quoted cell may span lines; a record is numbered by the line it ends on.
+    Whatever goes wrong checking one record rejects that record alone: a file
+    is never aborted by one of its lines.
     """
-    reader = csv.DictReader(lines)
-    for row in reader:
-        record: dict[str, Any] = {}
-        for name, value in row.items():
-            if name is None or value in (None, ""):
-                continue
-            if name.startswith("fields."):
-                record.setdefault("fields", {})[name.removeprefix("fields.")] = value
-            elif name == "fields":
-                try:
-                    record.setdefault("fields", {}).update(json.loads(value))
-                except (json.JSONDecodeError, TypeError, ValueError):
-                    record["__error__"] = "fields: not a JSON object"
-            else:
-                record[name] = value
-        yield reader.line_num, record
-
-
-def _check(number: int, raw: dict[str, Any]) -> Line:
-    """The record's raw dict is not kept: a big file's lines all wait in memory."""
+    number, raw = record.number, record.values
     deal = _deal_key(number, raw)
-    if "__error__" in raw:
-        return Line(number, deal, field="line", reason=str(raw["__error__"]))
+    if record.problem is not None:
+        return Line(number, deal, field="", reason=record.problem)
     try:
         command = log_action(ActionIn.model_validate(raw))
     except ValidationError as error:
         first = error.errors()[0]
         return Line(number, deal, field=field_path(first["loc"]), reason=first["msg"])
+    except Exception as error:  # a bug's, not the file's: still this line alone
+        said = " ".join(str(error).split())
+        reason = f"cannot be checked: {said} ({type(error).__name__})"
+        return Line(number, deal, field="", reason=reason)
+    if not _has_utc_time(command.occurred_at):
+        reason = "has no UTC time between the years 1 and 9999"
+        return Line(number, deal, field="occurred_at", reason=reason)
     return Line(number, deal, command=command)
+
+
+def _has_utc_time(when: dt.datetime | None) -> bool:
+    """The service keeps times in UTC (`0001-01-01T00:00:00+14:00` has none)."""
+    if when is None:
+        return True
+    try:
+        when.astimezone(dt.UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 def import_lines(
