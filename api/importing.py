@@ -7,7 +7,6 @@ whole groups: a rejected line keeps every other line of its deal out too.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -110,21 +109,7 @@ def _check(record: Record) -> Line:
         said = " ".join(str(error).split())
         reason = f"cannot be checked: {said} ({type(error).__name__})"
         return Line(number, deal, field="", reason=reason)
-    if not _has_utc_time(command.occurred_at):
-        reason = "has no UTC time between the years 1 and 9999"
-        return Line(number, deal, field="occurred_at", reason=reason)
     return Line(number, deal, command=command)
-
-
-def _has_utc_time(when: dt.datetime | None) -> bool:
-    """The service keeps times in UTC (`0001-01-01T00:00:00+14:00` has none)."""
-    if when is None:
-        return True
-    try:
-        when.astimezone(dt.UTC)
-    except OverflowError:
-        return False
-    return True
 
 
 def import_lines(

@@ -21,9 +21,9 @@ from domain.errors import InvalidCommand
 ID_MAX = 200  # ids and keys: action, contact, object, pipeline, type, outcome, phase
 ACTOR_MAX = 200
 REASON_MAX = 2_000  # a void's or a manual move's reason
-NOTE_MAX = 10_000
+NOTE_MAX = 65_536  # as long as a CRM's longest text (HubSpot's, Salesforce's)
 FIELD_KEY_MAX = 100
-FIELD_TEXT_MAX = 10_000
+FIELD_TEXT_MAX = 65_536
 FIELD_ENTRIES_MAX = 200  # entries in `fields`, and in any object or list inside it
 FIELD_DEPTH_MAX = 5  # levels of objects and lists, `fields` itself the first
 # Integers are stored exactly at any size (domain/transcoder.py); past a few

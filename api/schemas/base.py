@@ -111,6 +111,6 @@ Moment = Annotated[AwareDatetime, BeforeValidator(_a_time_text), _time(LATEST_FI
 # A business time: a moment; the service refuses one more than a day ahead.
 BusinessTime = Moment
 FIELDS_DESCRIPTION = (
-    "free-form values; keys up to 100 characters, texts up to 10,000, at most "
+    "free-form values; keys up to 100 characters, texts up to 65,536, at most "
     "200 entries in any object or list and 5 levels deep"
 )
