@@ -18,7 +18,7 @@ from domain.application import PhaseTracker
 from domain.collector import tune_gc
 from domain.definitions import check_chains, load_definition, load_presets
 from projections.keys import KeyStore
-from projections.recorders import file_lock
+from projections.lockfiles import file_lock
 from projections.reports import Reports
 from projections.runner import Projector
 
@@ -71,11 +71,12 @@ def startup_lock(settings: Settings) -> Iterator[None]:
     (two `serve` workers on a fresh database: one failed with a duplicate type).
     A session advisory lock, held on a connection of its own, serialises startup;
     on SQLite a lock file beside the database does (concurrent first opens failed
-    now and then with "database is locked").
+    now and then with "database is locked"); the file goes once startup is
+    done, so none is left beside the database by a server that stopped.
     """
     env = eventsourcing_env(settings)
     if "POSTGRES_SCHEMA" not in env:
-        with file_lock(env["SQLITE_DBNAME"], "startup"):
+        with file_lock(env["SQLITE_DBNAME"], "startup", remove=True):
             yield
         return
     with psycopg.connect(
