@@ -17,6 +17,7 @@ from api.settings import Settings, eventsourcing_env
 from domain.application import PhaseTracker
 from domain.collector import tune_gc
 from domain.definitions import check_chains, load_definition, load_presets
+from projections import lifeline
 from projections.keys import KeyStore
 from projections.lockfiles import file_lock
 from projections.reports import Reports
@@ -136,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """The app on PHASELOG_* settings: what each `phaselog serve` worker runs."""
+    lifeline.end_with_serve()
     tune_gc()
     return create_app(Settings())
 
