@@ -29,6 +29,7 @@ from projections.lockfiles import file_lock
 from projections.schema import DEAL_PHASES, TRACKING, physical
 from tests.api.conftest import ADMIN_KEY, action, bearer
 from tests.api.serving import server
+from tests.conftest import _libpq
 from tests.helpers.processes import PHASELOG, children, ended, until, waiting_on
 
 if TYPE_CHECKING:
@@ -187,12 +188,4 @@ def _sessions(settings: Settings, name: str) -> list[int]:
 
 
 def _connect(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
-    env = eventsourcing_env(settings)
-    return psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"],
-        autocommit=True,
-    )
+    return psycopg.connect(_libpq(settings.database_url), autocommit=True)
