@@ -18,8 +18,9 @@ from api.waiting import ProjectionWaits
 from domain.application import PhaseTracker
 from domain.collector import tune_gc
 from domain.definitions import check_chains, load_definition, load_presets
+from projections import lifeline
 from projections.keys import KeyStore
-from projections.recorders import file_lock
+from projections.lockfiles import file_lock
 from projections.reports import Reports
 from projections.runner import Projector
 
@@ -72,11 +73,12 @@ def startup_lock(settings: Settings) -> Iterator[None]:
     (two `serve` workers on a fresh database: one failed with a duplicate type).
     A session advisory lock, held on a connection of its own, serialises startup;
     on SQLite a lock file beside the database does (concurrent first opens failed
-    now and then with "database is locked").
+    now and then with "database is locked"); the file goes once startup is
+    done, so none is left beside the database by a server that stopped.
     """
     env = eventsourcing_env(settings)
     if "POSTGRES_SCHEMA" not in env:
-        with file_lock(env["SQLITE_DBNAME"], "startup"):
+        with file_lock(env["SQLITE_DBNAME"], "startup", remove=True):
             yield
         return
     with psycopg.connect(
@@ -137,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """The app on PHASELOG_* settings: what each `phaselog serve` worker runs."""
+    lifeline.end_with_serve()
     tune_gc()
     return create_app(Settings())
 

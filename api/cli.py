@@ -50,6 +50,7 @@ def serve(
 ) -> None:
     """Serve the HTTP API (refuses a non-loopback address while no key exists)."""
     import contextlib
+    import os
 
     import uvicorn
 
@@ -58,11 +59,21 @@ def serve(
     from api.auth import check_bind
     from api.settings import eventsourcing_env
     from domain.helper import shared_database
+    from projections import lifeline
 
     settings = Settings()
     with opened() as tracker:
         check_bind(host, open_keys(tracker, settings))
     separate = projector_process and shared_database(eventsourcing_env(settings))
+    # From `--workers 2` on, uvicorn starts each worker (spawn) from this, the
+    # main, thread, and the worker's app factory asks to end with this process
+    # (`lifeline.end_with_serve`). It learns our pid from the environment it
+    # inherits: uvicorn hands the factory no arguments of ours. With one
+    # worker, uvicorn serves in this process.
+    if workers > 1:
+        os.environ[lifeline.SERVE_PID] = str(os.getpid())
+    else:
+        os.environ.pop(lifeline.SERVE_PID, None)
     with projecting.beside() if separate else contextlib.nullcontext():
         uvicorn.run(
             "api.app:app_from_env", factory=True, host=host, port=port, workers=workers
@@ -154,13 +165,22 @@ def import_file(
 
 @app.command()
 @one_line_errors
-def rebuild() -> None:
+def rebuild(
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            show_default="two on a log of 200,000 events or more, else one",
+            help="processes folding the log",
+        ),
+    ] = None,
+) -> None:
     """Rebuild every read model from the log; the old ones serve until the swap."""
     from projections.runner import Projector
 
     with opened() as tracker, progress_bar() as bar:
         task = bar.add_task("rebuilding", total=None)
-        projector = Projector(tracker)
+        projector = Projector(tracker, rebuild_workers=workers)
         projector.rebuild(
             lambda done, total: bar.update(task, completed=done, total=total)
         )

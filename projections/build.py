@@ -10,11 +10,17 @@ reports progress; the position moves once every range is in (`rebuild.rebuild`).
 On SQLite the workers' write transactions take turns (BEGIN IMMEDIATE waits for
 the lock), while their reads and folds run side by side. With one worker (a small
 log) the same loop runs in this process.
+
+The workers end with this process, even when it is killed (`lifeline`): else
+they folded on, or waited for work forever, holding their connections.
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
+import os
+import signal
 import uuid
 from concurrent.futures import (
     Future,
@@ -27,6 +33,7 @@ from typing import TYPE_CHECKING
 from domain.application import PhaseTracker
 from domain.collector import tune_gc
 from projections.fold import Folder
+from projections.lifeline import end_with_parent
 from projections.schema import Schema
 from projections.store import store_for
 from projections.writer import PageWriter
@@ -75,8 +82,15 @@ def load(
     context = multiprocessing.get_context("spawn")  # no inherited pools or threads
     # The tables exist; workers creating them at once would race on the catalog.
     env = {**projector.tracker.env, "CREATE_TABLE": "n"}
+    # A worker asks to be killed when the thread that started it ends. With
+    # spawn, CPython (3.11) starts them in `submit`, on this thread; its manager
+    # thread starts one only to replace a worker past `max_tasks_per_child`,
+    # unused here. This thread leaves the block only once the pool has shut
+    # down and joined them all, so it outlives them: also when it is the
+    # server's rebuild thread (POST /v1/projections/rebuild).
+    initargs = (env, projector.name, os.getpid())
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start, initargs=(env, projector.name)
+        workers, mp_context=context, initializer=_start, initargs=initargs
     ) as pool:
         pending = [
             pool.submit(
@@ -112,9 +126,13 @@ def _load_range(
             progress(loaded)
 
 
-def _start(env: dict[str, str], name: str) -> None:
+def _start(env: dict[str, str], name: str, parent: int) -> None:
     global _loader
+    # First: a parent killed while we start must not leave us folding (its
+    # page is rolled back anyway) or waiting for work that never comes.
+    end_with_parent(parent, signal.SIGKILL)
     tracker = PhaseTracker(env)
+    atexit.register(tracker.close)  # as the worker exits, not when collected
     store = store_for(tracker)
     _loader = (Folder(tracker, store), PageWriter(store, Schema(store, name)))
     # A fold allocates several objects per event and keeps a page of them: the

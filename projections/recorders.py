@@ -10,7 +10,6 @@ log. The service reaches these recorders by topic (APPLICATION_RECORDER_TOPIC).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import select
 import threading
@@ -42,6 +41,8 @@ from psycopg import OperationalError as ConnectionLost
 from psycopg.sql import SQL, Identifier, Literal
 from psycopg_pool import ConnectionPool
 
+from projections.lockfiles import file_lock, remove_free_lock_files
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
@@ -57,27 +58,6 @@ WAL_AUTOCHECKPOINT = 10_000
 INSERT_FUNCTION = "phaselog_insert_events"
 
 
-def lock_file(db_name: str, purpose: str) -> str | None:
-    """The lock file for `purpose` beside a SQLite database (startup, write,
-    projector); None for an in-memory database, which belongs to one process."""
-    if SQLiteConnectionPool.detect_memory_mode(db_name):
-        return None
-    return f"{db_name}.{purpose}-lock"
-
-
-@contextlib.contextmanager
-def file_lock(db_name: str, purpose: str) -> Iterator[None]:
-    """Wait for, then hold, an exclusive lock on `lock_file(db_name, purpose)`
-    (nothing to hold for an in-memory database)."""
-    path = lock_file(db_name, purpose)
-    if path is None:
-        yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
-
-
 def sqlite_write_lock(db_name: str) -> contextlib.AbstractContextManager[None]:
     """One writing transaction at a time on a SQLite file, across processes.
 
@@ -86,9 +66,36 @@ def sqlite_write_lock(db_name: str) -> contextlib.AbstractContextManager[None]:
     expiry sweep writing, a write waited tens to hundreds of milliseconds for a
     lock released long before. Writers queue on an advisory lock on a file
     beside the database instead; the kernel wakes the next one at once. Each
-    holder opens the file anew, so threads exclude each other too.
+    holder opens the file anew, so threads exclude each other too. The file
+    stays between writes: it goes when the database is closed and no one holds
+    it (`lock_files_removed_at_close`).
     """
     return file_lock(db_name, "write")
+
+
+def lock_files_removed_at_close(datastore: SQLiteDatastore) -> None:
+    """Closing the datastore (the tracker's close) removes the lock files beside
+    the database that no one holds, so that none outlives the last process.
+
+    Once only: the library closes the datastore again when it is collected,
+    perhaps at the interpreter's exit, when a module this needs may be gone;
+    a lock file left then is removed by the next process to close.
+    """
+    close = datastore.close  # no public hook for the datastore's close
+    db_name = datastore.pool.db_name
+    closed = False
+
+    def closing() -> None:
+        nonlocal closed
+        close()
+        if not closed:
+            closed = True
+            try:
+                remove_free_lock_files(db_name)
+            except Exception:  # noqa: BLE001 - see above: nothing to undo
+                pass
+
+    datastore.close = closing  # type: ignore[method-assign]
 
 
 def checkpoints_deferred(pool: SQLiteConnectionPool) -> None:
@@ -119,6 +126,7 @@ class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
         self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
     ) -> None:
         checkpoints_deferred(datastore.pool)  # before the library's first connection
+        lock_files_removed_at_close(datastore)
         super().__init__(datastore, events_table_name)
         self.db_name = datastore.pool.db_name
 

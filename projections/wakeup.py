@@ -14,7 +14,6 @@ to write it. An in-memory database belongs to one process and needs no lock.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import time
 from contextlib import contextmanager
@@ -23,13 +22,12 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg.sql import SQL, Identifier
 
-from projections.recorders import lock_file
+from projections.lockfiles import lock_file, release, remove_if_free, try_locked
 from projections.store import PostgresStore, SQLiteStore
 
 if TYPE_CHECKING:
     import threading
     from collections.abc import Iterator
-    from typing import TextIO
 
     from projections.store import Store
 
@@ -59,25 +57,21 @@ class FileWakeup(Wakeup):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._held: TextIO | None = None
+        self._held: int | None = None  # the locked file's descriptor
         self._unlocked = False  # no lock file could be made: projecting anyway
 
     def acquire(self) -> bool:
         if self._held is None and not self._unlocked:
             try:
-                handle = open(self.path, "a")  # noqa: SIM115 - held until close()
+                self._held = try_locked(self.path)
             except OSError:
                 # No lock to be had (a lock file another user made): project
                 # unlocked, as every process did before, rather than not at all.
                 logger.warning("no projector lock at %s; projecting", self.path)
                 self._unlocked = True
                 return True
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()  # another process projects: standby
-                return False
-            self._held = handle
+            if self._held is None:
+                return False  # another process projects: standby
         return True
 
     def wait(self, timeout: float, wake: threading.Event) -> None:
@@ -87,8 +81,12 @@ class FileWakeup(Wakeup):
             super().wait(timeout, wake)
 
     def close(self) -> None:
+        """Give the projection up; the lock file goes unless another holds it
+        (a standby takes over on a new one)."""
         if self._held is not None:
-            self._held.close()  # closing the file releases the lock
+            release(self.path, self._held, remove=True)
+        elif not self._unlocked:
+            remove_if_free(self.path)  # left by a holder that was killed, say
         self._held, self._unlocked = None, False
 
 

@@ -9,68 +9,29 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from api.app import open_tracker, startup_lock
-from bench.server import free_port
 from projections.keys import KeyStore
 from projections.runner import Projector
 from tests.api.conftest import ADMIN_KEY, START, action, bearer
+from tests.api.serving import server
+from tests.helpers.processes import children, ended
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from api.settings import Settings
 
-PHASELOG = Path(sys.executable).parent / "phaselog"
-
 
 @contextlib.contextmanager
 def _serving(database_url: str, workers: int) -> Iterator[str]:
-    with _server(database_url, workers) as (base, _):
+    with server(database_url, workers) as (base, _):
         yield base
-
-
-@contextlib.contextmanager
-def _server(
-    database_url: str, workers: int, *options: str
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`phaselog serve` up and ready: its base URL and its process."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "PHASELOG_DATABASE_URL": database_url,
-        "PHASELOG_ADMIN_KEY": ADMIN_KEY,
-        "PHASELOG_SWEEP_INTERVAL_SECONDS": "0",
-        "PHASELOG_REPORT_WAIT_SECONDS": "10",
-    }
-    command = [str(PHASELOG), "serve", "--port", str(port)]
-    process = subprocess.Popen([*command, "--workers", str(workers), *options], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "phaselog serve exited"
-            assert time.monotonic() < deadline, "phaselog serve did not come up"
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)  # polling the server's start, not timing anything
-        yield base, process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_two_workers_store_each_action_once_and_read_their_writes(
@@ -141,18 +102,18 @@ def test_serve_can_project_in_a_process_of_its_own_and_a_worker_takes_over(
     database_url: str,
 ) -> None:
     with (
-        _server(database_url, 1, "--projector-process") as (base, server),
+        server(database_url, 1, "--projector-process") as (base, serving),
         httpx.Client(base_url=base, headers=bearer(ADMIN_KEY), timeout=30) as http,
     ):
         # Step: beside the server runs one `phaselog project`, which projects.
-        (projector,) = _children(server.pid, "project")
+        (projector,) = children(serving.pid, "project")
         first = http.post("/v1/actions", json=action(contact_id="c-1"))
         assert first.status_code == 201, first.text
         assert _leads(http, first.json()["position"]) == 1
 
         # Step: it ends (killed); the worker's own projector takes over.
         os.kill(projector, signal.SIGKILL)
-        assert _ended(projector, timeout=30)
+        assert ended(projector, timeout=30)
         second = http.post("/v1/actions", json=action(contact_id="c-2"))
         assert second.status_code == 201, second.text
         assert _leads(http, second.json()["position"]) == 2
@@ -162,15 +123,15 @@ def test_the_projector_process_ends_with_serve_even_when_serve_is_killed(
     database_url: str,
 ) -> None:
     # Step: serve stopped as a service manager stops it; its projector ends too.
-    with _server(database_url, 1, "--projector-process") as (_, server):
-        (projector,) = _children(server.pid, "project")
-    assert _ended(projector, timeout=30)
+    with server(database_url, 1, "--projector-process") as (_, serving):
+        (projector,) = children(serving.pid, "project")
+    assert ended(projector, timeout=30)
 
     # Step: serve killed outright, with no chance to stop it; it ends all the same.
-    with _server(database_url, 1, "--projector-process") as (_, server):
-        (projector,) = _children(server.pid, "project")
-        server.kill()
-        assert _ended(projector, timeout=30)
+    with server(database_url, 1, "--projector-process") as (_, serving):
+        (projector,) = children(serving.pid, "project")
+        serving.kill()
+        assert ended(projector, timeout=30)
 
 
 def _leads(http: httpx.Client, position: int) -> int:
@@ -180,33 +141,3 @@ def _leads(http: httpx.Client, position: int) -> int:
     )
     assert funnel.status_code == 200, funnel.text
     return {p["phase"]: p["current"] for p in funnel.json()["phases"]}["lead"]
-
-
-def _children(parent: int, command: str) -> list[int]:
-    """The processes `parent` started whose command line names `command`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            words = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue  # ended meanwhile
-        if int(stat.rpartition(")")[2].split()[1]) == parent:
-            if command.encode() in words:
-                found.append(int(entry.name))
-    return found
-
-
-def _ended(pid: int, timeout: float) -> bool:
-    """Whether process `pid` (not ours to wait for) ends within `timeout`."""
-    try:
-        handle = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([handle], [], [], timeout)
-        return bool(readable)
-    finally:
-        os.close(handle)
