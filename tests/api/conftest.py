@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from api.settings import Settings
 
-ADMIN_KEY = "test-admin-key"
+ADMIN_KEY = "test-admin-key-0123"
 START = "2024-03-04T09:00:00+00:00"
 
 

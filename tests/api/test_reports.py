@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from tests.api.conftest import action, bearer
+from tests.api.conftest import ADMIN_KEY, action, bearer
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -161,7 +161,7 @@ def test_reports_name_an_unknown_or_missing_pipeline(client: TestClient) -> None
 
 def test_a_position_not_reached_in_time_is_503(api_settings: Settings) -> None:
     impatient = api_settings.model_copy(update={"report_wait_seconds": 0.05})
-    with TestClient(create_app(impatient), headers=bearer("test-admin-key")) as client:
+    with TestClient(create_app(impatient), headers=bearer(ADMIN_KEY)) as client:
         response = client.get(
             "/v1/reports/funnel", params={"pipeline": "nl-tesoro", "after": 10**9}
         )
