@@ -1,10 +1,11 @@
 """API keys: `Authorization: Bearer <key>`, one role per key.
 
-`agent` logs actions, moves and voids and reads deals; `auditor` reads everything
-(timelines, reports, projections) and writes nothing; `admin` may do all. While
-the key table is empty the server runs open (every caller is admin), which `serve`
-allows on a loopback address only; revoked keys still count, so revoking every
-key closes the server, it does not open it.
+`agent` logs actions, moves and voids and reads deals and pipelines; `manager`
+does what an agent does and reads reports, timelines and the projections' status;
+`auditor` reads all that and writes nothing; `admin` may do all, rebuilding the
+projections included. While the key table is empty the server runs open (every
+caller is admin), which `serve` allows on a loopback address only; revoked keys
+still count, so revoking every key closes the server, it does not open it.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("phaselog.auth")
 
-WRITE: tuple[Role, ...] = ("agent", "admin")
-READ_DEALS: tuple[Role, ...] = ("agent", "auditor", "admin")
-AUDIT: tuple[Role, ...] = ("auditor", "admin")
+WRITE: tuple[Role, ...] = ("agent", "manager", "admin")
+READ_DEALS: tuple[Role, ...] = ("agent", "manager", "auditor", "admin")
+REPORTS: tuple[Role, ...] = ("manager", "auditor", "admin")
 ADMIN: tuple[Role, ...] = ("admin",)
 
 

@@ -23,6 +23,7 @@ keys_app = typer.Typer(help="API keys (stored hashed).", no_args_is_help=True)
 
 class RoleName(enum.StrEnum):
     agent = "agent"
+    manager = "manager"
     auditor = "auditor"
     admin = "admin"
 

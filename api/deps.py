@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from api.auth import ADMIN, AUDIT, READ_DEALS, WRITE, Principal, allow
+from api.auth import ADMIN, READ_DEALS, REPORTS, WRITE, Principal, allow
 from api.errors import NotYetProjected
 from api.settings import Settings
 from domain.application import PhaseTracker
@@ -33,7 +33,7 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 
 Writer = Annotated[Principal, Depends(allow(*WRITE))]
 DealReader = Annotated[Principal, Depends(allow(*READ_DEALS))]
-Auditor = Annotated[Principal, Depends(allow(*AUDIT))]
+ReportReader = Annotated[Principal, Depends(allow(*REPORTS))]
 Admin = Annotated[Principal, Depends(allow(*ADMIN))]
 
 

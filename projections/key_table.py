@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     # A statement's text and parameters in, its rows as tuples out.
     Run = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
 
-Role = Literal["agent", "auditor", "admin"]
-ROLES: tuple[Role, ...] = ("agent", "auditor", "admin")
+Role = Literal["agent", "manager", "auditor", "admin"]
+ROLES: tuple[Role, ...] = ("agent", "manager", "auditor", "admin")
 KEYS_TABLE = "api_keys"
 
 # The first layout (phaselog before named keys); `migrate` adds the rest.

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime
 
 from api.convert import answer, deal_out, deal_row_out, timeline_out
-from api.deps import Auditor, DealReader, Projected, ReadModels, Tracker, Writer
+from api.deps import DealReader, Projected, ReadModels, ReportReader, Tracker, Writer
 from api.errors import command_responses, problem_responses
 from api.schemas.actions import ActionOut, MoveIn
 from api.schemas.deals import DealOut, DealsPage, TimelineOut
@@ -47,7 +47,7 @@ def move_deal(
 def get_timeline(
     deal_id: uuid.UUID,
     tracker: Tracker,
-    _: Auditor,
+    _: ReportReader,
     as_of: AwareDatetime | None = None,
     known_at: AwareDatetime | None = None,
 ) -> Response:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
 from api.convert import deal_row_out
-from api.deps import Auditor, Projected, ReadModels, Tracker
+from api.deps import Projected, ReadModels, ReportReader, Tracker
 from api.errors import problem_responses
 from api.schemas.reports import FunnelOut, LostReasonsOut, StaleOut, TimeInStageOut
 from domain.pipeline import Pipeline
@@ -33,7 +33,7 @@ Owner = Annotated[str | None, Query(description="only this owner's deals")]
 def report_pipeline(
     pipeline: Annotated[str, Query(min_length=1, description="a pipeline id")],
     tracker: Tracker,
-    _: Auditor,
+    _: ReportReader,
     __: Projected,
 ) -> Pipeline:
     """The pipeline asked for, once the caller may read it and `after` is met."""

@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     from api.settings import Settings
 
 DEAL = str(uuid.uuid4())
-AGENT, AUDITOR, ADMIN = "agent", "auditor", "admin"
-EVERYONE = {AGENT, AUDITOR, ADMIN}
-WRITERS = {AGENT, ADMIN}
-READERS = {AUDITOR, ADMIN}
+AGENT, MANAGER, AUDITOR, ADMIN = "agent", "manager", "auditor", "admin"
+EVERYONE = {AGENT, MANAGER, AUDITOR, ADMIN}
+WRITERS = {AGENT, MANAGER, ADMIN}
+READERS = {MANAGER, AUDITOR, ADMIN}
 
 MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/v1/actions", action(), WRITERS),

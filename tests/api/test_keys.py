@@ -215,7 +215,7 @@ def test_keys_revoke_takes_a_name_or_an_id_and_names_an_unknown_one(
     api_settings: Settings,
 ) -> None:
     alice = create("--role", "agent", "--name", "alice")
-    bob = create("--role", "auditor")
+    bob = create("--role", "manager")
     bob_id = hash_key(bob)[:12]
 
     by_name = runner.invoke(cli, ["keys", "revoke", "alice"])
@@ -224,7 +224,7 @@ def test_keys_revoke_takes_a_name_or_an_id_and_names_an_unknown_one(
     unknown = runner.invoke(cli, ["keys", "revoke", "nobody"])
 
     assert (by_name.exit_code, by_id.exit_code) == (0, 0), by_name.output
-    assert f"revoked key {bob_id} named auditor-{bob_id[:6]}" in by_id.stdout
+    assert f"revoked key {bob_id} named manager-{bob_id[:6]}" in by_id.stdout
     for refused in (again, unknown):
         assert refused.exit_code == 1
         assert len(refused.stderr.strip().splitlines()) == 1
@@ -264,7 +264,7 @@ def test_keys_list_shows_each_key_on_one_line_of_80_columns(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "80")
-    used = create("--role", "agent", "--name", "sales-manager-ams")
+    used = create("--role", "manager", "--name", "sales-manager-ams")
     unused = create("--role", "agent")
     revoked = create("--role", "auditor", "--name", "external-auditor-2024")
     assert client.get("/v1/deals", headers=bearer(used)).status_code == 200
