@@ -125,8 +125,7 @@ def revoke_key(
 @keys_app.command("list")
 @one_line_errors
 def list_keys() -> None:
-    """The stored keys: id, name, role, days created and last used (UTC), and
-    whether revoked."""
+    """Every key: id, name, role, created, last used (UTC days), status."""
     with opened() as tracker:
         rows = KeyStore(tracker).rows()
     # No rules between columns: a name of 18 characters (PHASELOG_ADMIN_KEY)
