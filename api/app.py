@@ -58,10 +58,11 @@ def open_projector(tracker: PhaseTracker, settings: Settings) -> Projector:
 
 
 def open_keys(tracker: PhaseTracker, settings: Settings) -> KeyStore:
-    """The key store, with PHASELOG_ADMIN_KEY seeded as an admin key."""
+    """The key store, with PHASELOG_ADMIN_KEY seeded as an admin key (revoking
+    the key the setting held before)."""
     keys = KeyStore(tracker)
     if settings.admin_key is not None:
-        keys.add(settings.admin_key.get_secret_value(), "admin", "PHASELOG_ADMIN_KEY")
+        keys.seed_admin(settings.admin_key.get_secret_value())
     return keys
 
 

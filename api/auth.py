@@ -1,9 +1,11 @@
 """API keys: `Authorization: Bearer <key>`, one role per key.
 
-`agent` logs actions, moves and voids and reads deals; `auditor` reads everything
-(timelines, reports, projections) and writes nothing; `admin` may do all. While the
-key table is empty the server runs open (every caller is admin), which `serve`
-allows on a loopback address only.
+`agent` logs actions, moves and voids and reads deals and pipelines; `manager`
+does what an agent does and reads reports, timelines and the projections' status;
+`auditor` reads all that and writes nothing; `admin` may do all, rebuilding the
+projections included. While the key table is empty the server runs open (every
+caller is admin), which `serve` allows on a loopback address only; revoked keys
+still count, so revoking every key closes the server, it does not open it.
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("phaselog.auth")
 
-WRITE: tuple[Role, ...] = ("agent", "admin")
-READ_DEALS: tuple[Role, ...] = ("agent", "auditor", "admin")
-AUDIT: tuple[Role, ...] = ("auditor", "admin")
+WRITE: tuple[Role, ...] = ("agent", "manager", "admin")
+READ_DEALS: tuple[Role, ...] = ("agent", "manager", "auditor", "admin")
+REPORTS: tuple[Role, ...] = ("manager", "auditor", "admin")
 ADMIN: tuple[Role, ...] = ("admin",)
 
 
 @dataclass(frozen=True)
 class Principal:
+    """The caller: their key's role, id and name (no key in open mode)."""
+
     role: Role
+    key_id: str | None = None
+    name: str | None = None
     open_mode: bool = False
 
 
@@ -63,8 +69,8 @@ def warn_open() -> None:
 
 
 async def authenticate(request: Request) -> Principal:
-    """Who is calling. Runs on the event loop: a key found before costs no query;
-    only a first sight of a key (or open mode) asks the database, off the loop."""
+    """Who is calling. Runs on the event loop: a key read in the last
+    KEY_CACHE_SECONDS costs no query; else the database is asked, off the loop."""
     keys: KeyStore = request.app.state.keys
     header = request.headers.get("authorization")
     if header is None:
@@ -75,10 +81,12 @@ async def authenticate(request: Request) -> Principal:
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
         raise _unauthorized("expected Authorization: Bearer <key>")
-    role = keys.remembered(key) or await run_in_threadpool(keys.role_of, key)
-    if role is None:
+    found = keys.remembered(key) or await run_in_threadpool(keys.identify, key)
+    if found is None:
         raise _unauthorized("unknown API key")
-    return Principal(role)
+    if not found.active:
+        raise _unauthorized("revoked API key")
+    return Principal(found.role, found.key_id, found.name)
 
 
 async def authorize(request: Request, roles: tuple[Role, ...]) -> Principal:

@@ -53,9 +53,16 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
 def describe(error: BaseException) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+            f"{_field(error, e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()
         )
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def _field(error: ValidationError, loc: tuple[int | str, ...]) -> str:
+    """What is wrong, a setting named as the user sets it (PHASELOG_ADMIN_KEY)."""
+    name = ".".join(map(str, loc))
+    return f"PHASELOG_{name.upper()}" if error.title == Settings.__name__ else name
 
 
 @contextmanager

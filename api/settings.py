@@ -8,6 +8,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from projections.keys import MIN_KEY_LENGTH
+
 SQLITE_RECORDER = "projections.recorders:SQLitePhaselogRecorder"
 POSTGRES_RECORDER = "projections.recorders:PostgresPhaselogRecorder"
 
@@ -39,6 +41,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must start with sqlite:/// or postgresql:// (got "
                 f"{scheme or 'no scheme'!r})"
+            )
+        return value
+
+    @field_validator("admin_key")
+    @classmethod
+    def check_admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_KEY_LENGTH:
+            raise ValueError(
+                f"must be {MIN_KEY_LENGTH} characters or more (got "
+                f"{len(value.get_secret_value())})"
             )
         return value
 

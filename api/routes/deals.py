@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from api.convert import answer, deal_out, deal_row_out, timeline_out
-from api.deps import Auditor, DealReader, Projected, ReadModels, Tracker, Writer
+from api.deps import DealReader, Projected, ReadModels, ReportReader, Tracker, Writer
 from api.errors import command_responses, problem_responses
 from api.schemas.actions import ActionOut, MoveIn
 from api.schemas.base import Key, Moment
@@ -47,7 +47,7 @@ def move_deal(
 def get_timeline(
     deal_id: uuid.UUID,
     tracker: Tracker,
-    _: Auditor,
+    _: ReportReader,
     as_of: Annotated[
         Moment | None, Query(description="replay up to this business time")
     ] = None,

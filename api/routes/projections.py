@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from api.deps import Admin, Auditor, Runner
+from api.deps import Admin, ReportReader, Runner
 from api.errors import problem_responses
 from api.schemas.ops import ProjectionOut, ProjectionsOut
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/projections", tags=["projections"])
 
 
 @router.get("", responses=problem_responses())
-def list_projections(projector: Runner, _: Auditor) -> ProjectionsOut:
+def list_projections(projector: Runner, _: ReportReader) -> ProjectionsOut:
     """Each projection's position, the log's head and the lag between them."""
     return ProjectionsOut(data=[ProjectionOut(**asdict(projector.status()))])
 

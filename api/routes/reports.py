@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.convert import deal_row_out
-from api.deps import Auditor, Projected, ReadModels, Tracker
+from api.deps import Projected, ReadModels, ReportReader, Tracker
 from api.errors import problem_responses
 from api.schemas.base import Key, Moment
 from api.schemas.reports import FunnelOut, LostReasonsOut, StaleOut, TimeInStageOut
@@ -34,7 +34,7 @@ Owner = Annotated[Key | None, Query(description="only this owner's deals")]
 def report_pipeline(
     pipeline: Annotated[Key, Query(description="a pipeline id")],
     tracker: Tracker,
-    _: Auditor,
+    _: ReportReader,
     __: Projected,
 ) -> Pipeline:
     """The pipeline asked for, once the caller may read it and `after` is met."""

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from api.settings import Settings
 
-ADMIN_KEY = "test-admin-key"
+ADMIN_KEY = "test-admin-key-0123"
 START = "2024-03-04T09:00:00+00:00"
 
 
@@ -56,7 +56,7 @@ def client(api_settings: Settings) -> Iterator[TestClient]:
 def keys(client: TestClient) -> dict[str, str]:
     """One fresh key per role, stored in the app's database."""
     store = client.app.state.keys  # type: ignore[attr-defined]
-    return {role: store.create(role) for role in ("agent", "auditor")} | {
+    return {role: store.create(role) for role in ("agent", "manager", "auditor")} | {
         "admin": ADMIN_KEY
     }
 

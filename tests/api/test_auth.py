@@ -1,25 +1,29 @@
-"""Who may do what: the role matrix, missing and unknown keys, open mode."""
+"""Who may do what: the role matrix, missing, unknown and revoked keys, open mode,
+and who the caller is."""
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pytest
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import check_bind
-from tests.api.conftest import action, bearer
+from api.auth import Principal, authenticate, check_bind
+from projections.keys import ROLES, hash_key
+from tests.api.conftest import ADMIN_KEY, action, bearer
 
 if TYPE_CHECKING:
     from api.settings import Settings
 
 DEAL = str(uuid.uuid4())
-AGENT, AUDITOR, ADMIN = "agent", "auditor", "admin"
-EVERYONE = {AGENT, AUDITOR, ADMIN}
-WRITERS = {AGENT, ADMIN}
-READERS = {AUDITOR, ADMIN}
+AGENT, MANAGER, AUDITOR, ADMIN = "agent", "manager", "auditor", "admin"
+EVERYONE = {AGENT, MANAGER, AUDITOR, ADMIN}
+WRITERS = {AGENT, MANAGER, ADMIN}
+READERS = {MANAGER, AUDITOR, ADMIN}
 
 MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/v1/actions", action(), WRITERS),
@@ -43,6 +47,7 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
 def test_each_role_may_do_what_the_matrix_allows_and_nothing_else(
     client: TestClient, keys: dict[str, str]
 ) -> None:
+    assert set(keys) == set(ROLES)
     for method, path, body, allowed in MATRIX:
         for role, key in keys.items():
             response = client.request(method, path, json=body, headers=bearer(key))
@@ -87,12 +92,71 @@ def test_without_any_key_the_server_runs_open_on_loopback_only(
     assert "runs OPEN" in caplog.text
 
 
+def test_a_table_whose_keys_are_all_revoked_keeps_the_server_closed(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with TestClient(create_app(settings)) as first:
+        store = first.app.state.keys  # type: ignore[attr-defined]
+        key = store.create("agent", "only-key")
+        store.revoke("only-key")
+        assert first.get("/v1/pipelines").status_code == 401
+        refused = first.get("/v1/pipelines", headers=bearer(key))
+        assert (refused.status_code, refused.json()["detail"]) == (
+            401,
+            "revoked API key",
+        )
+    caplog.clear()
+
+    with TestClient(create_app(settings)) as restarted:
+        assert restarted.get("/v1/pipelines").status_code == 401
+        check_bind("0.0.0.0", restarted.app.state.keys)  # type: ignore[attr-defined]
+    assert "runs OPEN" not in caplog.text
+
+
+def test_the_caller_is_known_by_their_key_s_id_and_name(
+    api_settings: Settings,
+) -> None:
+    with TestClient(whoami_app(api_settings)) as client:
+        key = client.app.state.keys.create("agent", "alice")  # type: ignore[attr-defined]
+        alice = client.get("/whoami", headers=bearer(key)).json()
+        admin = client.get("/whoami", headers=bearer(ADMIN_KEY)).json()
+
+    assert alice == {
+        "role": "agent",
+        "key_id": hash_key(key)[:12],
+        "name": "alice",
+        "open_mode": False,
+    }
+    assert admin["name"] == "PHASELOG_ADMIN_KEY"
+
+
+def test_in_open_mode_the_caller_has_no_key(settings: Settings) -> None:
+    with TestClient(whoami_app(settings)) as client:
+        caller = client.get("/whoami").json()
+
+    assert caller == {"role": "admin", "key_id": None, "name": None, "open_mode": True}
+
+
 def test_keys_are_stored_hashed(client: TestClient, keys: dict[str, str]) -> None:
     store = client.app.state.keys  # type: ignore[attr-defined]
 
     assert store.role_of(keys[AGENT]) == AGENT
     assert store.role_of(keys[AGENT].upper()) is None
     assert keys[AGENT] not in _dump(client)
+
+
+def whoami_app(settings: Settings) -> FastAPI:
+    """The app, with a route answering who the caller is (as later routes will
+    record it)."""
+    app = create_app(settings)
+
+    @app.get("/whoami")
+    async def whoami(
+        caller: Annotated[Principal, Depends(authenticate)],
+    ) -> dict[str, Any]:
+        return asdict(caller)
+
+    return app
 
 
 def _dump(client: TestClient) -> str:
