@@ -15,7 +15,14 @@ import typer
 from rich.table import Table
 
 from api.cli_admin import keys_app, pipelines_app
-from api.cli_common import err, one_line_errors, opened, out, progress_bar
+from api.cli_common import (
+    err,
+    one_line_errors,
+    opened,
+    out,
+    printable,
+    progress_bar,
+)
 from api.settings import Settings
 
 app = typer.Typer(
@@ -156,7 +163,7 @@ def import_file(
         # cells would split the reason, and a reason may hold `[` (rich markup).
         for number, field, reason in summary.rejected[:show]:
             where = f"line {number}: {field}: " if field else f"line {number}: "
-            out.print(where + reason, markup=False, soft_wrap=True)
+            out.print(printable(where + reason), soft_wrap=True)
         if len(summary.rejected) > show:
             more = len(summary.rejected) - show
             out.print(f"... and {more} more rejected lines (--show to list them)")
@@ -218,11 +225,11 @@ def replay(
         table.add_row(
             entry.occurred_at.strftime("%Y-%m-%d %H:%M"),
             entry.kind + (" (voided)" if entry.voided else ""),
-            entry.type or entry.voids or "",
-            entry.outcome or "",
+            printable(entry.type or entry.voids or ""),
+            printable(entry.outcome or ""),
             entry.phase_before or "-",
             entry.phase_after or "-",
-            entry.note or entry.reason or "",
+            printable(entry.note or entry.reason or ""),
         )
     out.print(table)
     out.print(f"phase: {found.phase or '-'}")

@@ -12,7 +12,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from api.cli_common import err, one_line_errors, opened, out
+from api.cli_common import describe, err, one_line_errors, opened, out, printable
 from domain.definitions import json_schema, load_definition
 from domain.errors import DefinitionError
 from projections.keys import KeyStore, new_key
@@ -38,7 +38,11 @@ def list_pipelines() -> None:
     for p in found:
         label = p.label.get("en") or next(iter(p.label.values()), "")
         table.add_row(
-            p.id, str(p.version), label, str(len(p.phases)), str(len(p.actions))
+            p.id,
+            str(p.version),
+            printable(label),
+            str(len(p.phases)),
+            str(len(p.actions)),
         )
     out.print(table)
 
@@ -61,7 +65,11 @@ def show_pipeline(
         by = [a.key for a in p.actions if any(r.to == phase.key for r in a.rules)]
         stale = f"{phase.stale_after_days} d" if phase.stale_after_days else ""
         table.add_row(
-            phase.key, phase.kind, p.label_of(phase.key), stale, ", ".join(by)
+            phase.key,
+            phase.kind,
+            printable(p.label_of(phase.key)),
+            stale,
+            ", ".join(by),
         )
     out.print(table)
 
@@ -74,7 +82,7 @@ def validate(
     try:
         pipeline = load_definition(file)
     except DefinitionError as error:
-        err.print(f"error: {error}", markup=False, soft_wrap=True)
+        err.print(f"error: {describe(error)}", soft_wrap=True)
         raise typer.Exit(1) from None
     out.print(f"{file}: valid pipeline {pipeline.id!r} ({len(pipeline.phases)} phases)")
 
@@ -107,7 +115,7 @@ def create_key(
         markup=False,
         soft_wrap=True,
     )
-    out.print(key, markup=False, soft_wrap=True)
+    out.print(key, soft_wrap=True)
 
 
 @keys_app.command("revoke")
@@ -119,7 +127,7 @@ def revoke_key(
     with opened() as tracker:
         revoked = KeyStore(tracker).revoke(name_or_id)
     for stored in revoked:
-        out.print(f"revoked key {stored.key_id} named {stored.name}", markup=False)
+        out.print(f"revoked key {stored.key_id} named {stored.name}")
 
 
 @keys_app.command("list")
@@ -137,7 +145,7 @@ def list_keys() -> None:
         used, revoked = stored.last_used_at, stored.revoked_at
         table.add_row(
             stored.key_id,
-            stored.name,
+            printable(stored.name),
             stored.role,
             _day(stored.created_at),
             _day(used) if used else "never",

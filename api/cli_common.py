@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -14,14 +15,19 @@ from rich.progress import Progress
 
 from api.settings import Settings
 from domain.errors import PhaselogError
+from domain.staging import UNREACHABLE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from domain.application import PhaseTracker
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# No markup: what is printed is said as it is (a stored note "[/b]" is text).
+out = Console(highlight=False, markup=False)
+err = Console(stderr=True, highlight=False, markup=False)
+# What a terminal would obey rather than show: C0 and C1 controls and DEL, but
+# the line breaks and tabs of a note.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,26 +43,34 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
         except (click.ClickException, click.exceptions.Exit, typer.Exit, typer.Abort):
             raise
         except (PhaselogError, ValidationError, OSError, RuntimeError) as error:
-            err.print(f"error: {describe(error)}", markup=False, soft_wrap=True)
+            err.print(f"error: {describe(error)}", soft_wrap=True)
             raise typer.Exit(1) from None
-        except Exception as error:  # a database driver's error, say
-            err.print(
-                f"error: {type(error).__name__}: {describe(error)}",
-                markup=False,
-                soft_wrap=True,
-            )
+        except UNREACHABLE as error:
+            err.print(f"error: cannot reach the database: {describe(error)}")
+            raise typer.Exit(1) from None
+        except Exception as error:  # a bug: the words, not the class, for the user
+            err.print(f"error: unexpected failure: {describe(error)}", soft_wrap=True)
             raise typer.Exit(1) from None
 
     return run
 
 
 def describe(error: BaseException) -> str:
+    """The error in one line, safe to print to a terminal."""
     if isinstance(error, ValidationError):
-        return "; ".join(
+        said = "; ".join(
             f"{_field(error, e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
             for e in error.errors()
         )
-    return " ".join(str(error).split()) or type(error).__name__
+    else:
+        said = " ".join(str(error).split()) or type(error).__name__
+    return printable(said)
+
+
+def printable(text: str) -> str:
+    """`text` with every control character a terminal would obey written out
+    (`\x1b`), so a stored value cannot move the cursor or recolour the screen."""
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
 
 
 def _field(error: ValidationError, loc: tuple[int | str, ...]) -> str:

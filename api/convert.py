@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from api.errors import problem_for
 from api.schemas.actions import ActionIn, ActionOut, BatchItemOut, BatchOut
 from api.schemas.deals import DealOut, TimelineEntryOut, TimelineOut
+from api.schemas.ops import ProjectionOut
 from domain.commands import LogAction
 from domain.engine import VOID, VOIDED
 from domain.errors import PhaselogError
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from fastapi import Response
 
     from domain.commands import DealView, Result, Timeline
-    from projections.models import DealRow
+    from projections.models import DealRow, ProjectionStatus
 
 
 def log_action(body: ActionIn) -> LogAction:
@@ -62,6 +64,10 @@ def answer(result: Result, response: Response) -> ActionOut:
     if result.replayed:
         response.status_code = 200
     return action_out(result)
+
+
+def projection_out(status: ProjectionStatus) -> ProjectionOut:
+    return ProjectionOut.model_validate(asdict(status))
 
 
 def deal_out(view: DealView) -> DealOut:

@@ -12,6 +12,7 @@ the next versions only needs those decoded (`Folder.follow`).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -20,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 from psycopg.sql import SQL
 
 from domain.engine import Entry, expiry_due, replay
+from domain.errors import UnknownPipeline
 from projections.decode import DEAL_TOPICS as DEAL_TOPICS  # re-exported
 from projections.decode import OPENED_TOPIC, Decoder, Opening
 from projections.delta import Recent
+from projections.models import Unprojectable
 from projections.store import Row, chunks
 
 if TYPE_CHECKING:
@@ -64,11 +67,26 @@ class DealHistory:
 
 @dataclass(frozen=True, slots=True)
 class Folded:
-    """A deal's rows, values in `DEAL_COLUMNS` / `INTERVAL_COLUMNS` order."""
+    """A deal's rows, values in `DEAL_COLUMNS` / `INTERVAL_COLUMNS` order, and
+    the version of the deal's last event they were folded from."""
 
     deal_id: uuid.UUID
     deal: Row
     intervals: list[Row]
+    version: int = 0
+
+
+# What a text column cannot hold on both databases (PostgreSQL's text no NUL,
+# neither UTF-8 a lone surrogate). The door refuses such values; an older log
+# may hold some, and the read models show them with U+FFFD rather than stop.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str | None) -> str | None:
+    """`text` as a read model's text column can hold it."""
+    if text is None or (text.isascii() and "\x00" not in text):
+        return text
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 class Folder:
@@ -124,7 +142,10 @@ class Folder:
         """The remembered history with the page's events, or None to read it."""
         first = page[0]
         if first.topic == OPENED_TOPIC and first.originator_version == 1:
-            opening = self.decoder.opening(deal_id, 1, first.topic, first.state)
+            try:
+                opening = self.decoder.opening(deal_id, 1, first.topic, first.state)
+            except Exception as error:
+                raise Unprojectable(deal_id, first.id, _reason(error)) from error
             base = DealHistory.opened(opening, seen=1)
             page = page[1:]
         else:
@@ -141,7 +162,12 @@ class Folder:
             if n.originator_version != seen or n.topic == OPENED_TOPIC:
                 return None  # a gap, or a page from before what we remember
         entry = self.decoder.entry
-        added = [entry(deal_id, n.originator_version, n.topic, n.state) for n in page]
+        try:
+            added = [
+                entry(deal_id, n.originator_version, n.topic, n.state) for n in page
+            ]
+        except Exception:
+            return None  # read from the table, which names the event
         # A new list: `base` may be remembered, and stays as it was.
         return replace(base, entries=base.entries + added, seen=seen)
 
@@ -225,31 +251,59 @@ class Folder:
             return tx.fetchall()
 
     def histories(self, rows: Iterable[Row]) -> Iterator[DealHistory]:
-        """Deal histories from stored event rows ordered by deal and version."""
+        """Deal histories from stored event rows ordered by deal and version.
+
+        A deal's versions run from its opening, 1, without a gap: an event
+        missing from the log (a row deleted by hand) is named, never folded
+        past; so is one that cannot be decoded (Unprojectable).
+        """
         current: DealHistory | None = None
+        stored: Any = None  # the current deal's id as stored
         decoder = self.decoder
         last = 0  # version of the deal's previous event
         for originator_id, version, topic, state in rows:
             if topic not in DEAL_TOPICS:
                 continue  # pipeline versions live in the same log
-            if topic == OPENED_TOPIC:
+            if topic == OPENED_TOPIC and version == 1:
                 if current is not None:
                     current.seen = last
                     yield current
                 deal_id = self._uuid(originator_id)  # once per deal, not per event
-                opening = decoder.opening(deal_id, version, topic, bytes(state))
+                stored = originator_id
+                try:
+                    opening = decoder.opening(deal_id, version, topic, bytes(state))
+                except Exception as error:
+                    raise self.unprojectable(deal_id, version, error) from error
                 current = DealHistory.opened(opening)
-            else:
-                # A deal's versions follow on from its opening without a gap, so
-                # an event of another deal cannot pass for one of this deal (a
-                # cheaper test than comparing UUID objects).
-                assert current is not None and version == last + 1
-                entry = decoder.entry(current.deal_id, version, topic, bytes(state))
+            elif (
+                current is not None and version == last + 1 and originator_id == stored
+            ):
+                try:
+                    entry = decoder.entry(current.deal_id, version, topic, bytes(state))
+                except Exception as error:
+                    raise self.unprojectable(current.deal_id, version, error) from error
                 current.entries.append(entry)
+            else:
+                raise self._gap(originator_id, stored, version, last)
             last = version
         if current is not None:
             current.seen = last
             yield current
+
+    def _gap(self, found: Any, stored: Any, version: int, last: int) -> Unprojectable:
+        """The failure of a history whose event `version` does not follow on."""
+        deal_id = self._uuid(found)
+        if found != stored:
+            reason = (
+                f"its opening event is missing from the log (found event {version})"
+            )
+        elif version <= last:
+            reason = f"the log holds its event {version} twice"
+        else:
+            reason = (
+                f"its event {last + 1} is missing from the log (the next is {version})"
+            )
+        return self.unprojectable(deal_id, version, reason)
 
     def _stored_id(self, value: uuid.UUID) -> Any:
         # The recorder keeps SQLite ids as hex text.
@@ -261,7 +315,32 @@ class Folder:
     # -- folding -----------------------------------------------------------------
 
     def fold(self, history: DealHistory) -> Folded:
-        pipeline = self.tracker.pipeline(history.pipeline, history.version)
+        """The deal's rows; Unprojectable naming it if they cannot be made."""
+        try:
+            return self._fold(history)
+        except Exception as error:
+            raise self.unprojectable(history.deal_id, history.seen, error) from error
+
+    def unprojectable(
+        self, deal_id: uuid.UUID, version: int, error: Exception | str
+    ) -> Unprojectable:
+        """The failure naming the deal and the position of its event `version`."""
+        if isinstance(error, Unprojectable):
+            return error
+        try:
+            position = self.tracker.keys.position_of(deal_id, version)
+        except Exception:  # the error at hand is the one worth telling
+            position = None
+        return Unprojectable(deal_id, position, _reason(error))
+
+    def _fold(self, history: DealHistory) -> Folded:
+        try:
+            pipeline = self.tracker.pipeline(history.pipeline, history.version)
+        except UnknownPipeline:
+            raise LookupError(
+                f"its pipeline {history.pipeline} v{history.version} is not "
+                "registered in this database"
+            ) from None
         state = replay(pipeline, history.entries)
         phase = pipeline.phase(state.phase) if state.phase else None
         stale_days = phase.stale_after_days if phase else None
@@ -271,20 +350,21 @@ class Folder:
         lost_reason: str | None = None
         if phase is not None and state.kind == "lost" and phase.requires:
             value = state.phase_fields.get(phase.requires[0].name)
-            lost_reason = None if value is None else str(value)
+            lost_reason = None if value is None else storable(str(value))
         deal_id = history.deal_id
+        owner = storable(state.owner)
         deal = (
             deal_id,
             history.pipeline,
             history.version,
-            history.contact_id,
-            history.object_id,
+            storable(history.contact_id),
+            storable(history.object_id),
             state.phase,
             state.kind,
             state.phase_since,
             state.opened_at,
             state.last_activity_at,
-            state.owner,
+            owner,
             phase.probability if phase else None,
             stale_days,
             stale_at,
@@ -303,8 +383,16 @@ class Folder:
                 None
                 if interval.exited_at is None
                 else (interval.exited_at - interval.entered_at).total_seconds(),
-                state.owner,
+                owner,
             )
             for seq, interval in enumerate(state.intervals)
         ]
-        return Folded(deal_id, deal, intervals)
+        return Folded(deal_id, deal, intervals, history.seen)
+
+
+def _reason(error: Exception | str) -> str:
+    """What went wrong, in words: the error's own, or its kind if it has none."""
+    if isinstance(error, str):
+        return error
+    said = " ".join(str(error).split())
+    return said or type(error).__name__

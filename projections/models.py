@@ -7,6 +7,36 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from domain.errors import PhaselogError
+
+
+class Unprojectable(PhaselogError):
+    """An event the read models cannot be made of: the deal and its position.
+
+    Its arguments are its fields, so it crosses a process (a rebuild's worker).
+    """
+
+    def __init__(
+        self, deal_id: uuid.UUID | None, position: int | None, reason: str
+    ) -> None:
+        super().__init__(deal_id, position, reason)
+        self.deal_id, self.position, self.reason = deal_id, position, reason
+
+    def __str__(self) -> str:
+        deal = f"deal {self.deal_id}" if self.deal_id else "the log"
+        at = f" at position {self.position}" if self.position is not None else ""
+        return f"cannot project {deal}{at}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ProjectionFailure:
+    """Why the projection stands still: where, which deal (if known), since when."""
+
+    position: int
+    deal_id: uuid.UUID | None
+    reason: str
+    since: dt.datetime
+
 
 @dataclass(frozen=True)
 class ProjectionStatus:
@@ -17,6 +47,8 @@ class ProjectionStatus:
     generation: int
     rebuilding: bool
     rebuild_progress: float | None  # 0..1 while rebuilding
+    failure: ProjectionFailure | None = None  # while it cannot move on
+    rebuild_failure: ProjectionFailure | None = None  # the last rebuild's, if it failed
 
 
 @dataclass(frozen=True)

@@ -49,37 +49,51 @@ def rebuild(
     with exclusive(store, f"{projector.lock_key}:rebuild", local):
         with store.write() as tx:
             generation = schema.begin_build(tx)
-        store.analyze([store.events])  # the scan's plan depends on them
-        head = projector.tracker.recorder.max_notification_id() or 0
-        total = _count_events(store, head)
-        done = 0
-        shown = time.monotonic()  # begin_build stored progress 0
+        try:
+            _build(projector, generation, progress)
+        except BaseException:
+            # Readers never saw it; the status must not show it building on.
+            with store.write() as tx:
+                if schema.generations(tx).get(generation, ("",))[0] == "building":
+                    schema.drop(tx, generation)
+            raise
 
-        def loaded(events: int) -> None:
-            nonlocal done, shown
-            done += events
-            # A stored progress is a commit (an fsync: ~0.1 s on SQLite here),
-            # and the single-worker path reports every page: store it at most
-            # once a PROGRESS_EVERY; the end of the load stores 1.0 anyway.
-            if time.monotonic() - shown >= PROGRESS_EVERY:
-                with store.write() as tx:
-                    schema.advance(tx, generation, 0, done / total if total else 1.0)
-                shown = time.monotonic()
-            if progress is not None:
-                progress(done, total)
 
-        build.load(
-            projector, generation, head, build.workers_for(projector, total), loaded
-        )
-        # The counts before the indexes: with none yet, grouping the rows is one
-        # scan (SQLite grouped `phase_intervals` through an index that does not
-        # cover it, a table lookup a row: 3.7 s against 2.3 s at 1 M intervals).
-        with store.bulk_write() as tx:
-            schema.create_counts(tx, generation)  # before any write keeps them
-        _index(store, schema, generation)
-        with store.write() as tx:
-            schema.advance(tx, generation, head, 1.0)
-        _swap(projector, generation)
+def _build(
+    projector: Projector,
+    generation: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    store, schema = projector.store, projector.schema
+    store.analyze([store.events])  # the scan's plan depends on them
+    head = projector.tracker.recorder.max_notification_id() or 0
+    total = _count_events(store, head)
+    done = 0
+    shown = time.monotonic()  # begin_build stored progress 0
+
+    def loaded(events: int) -> None:
+        nonlocal done, shown
+        done += events
+        # A stored progress is a commit (an fsync: ~0.1 s on SQLite here),
+        # and the single-worker path reports every page: store it at most
+        # once a PROGRESS_EVERY; the end of the load stores 1.0 anyway.
+        if time.monotonic() - shown >= PROGRESS_EVERY:
+            with store.write() as tx:
+                schema.advance(tx, generation, 0, done / total if total else 1.0)
+            shown = time.monotonic()
+        if progress is not None:
+            progress(done, total)
+
+    build.load(projector, generation, head, build.workers_for(projector, total), loaded)
+    # The counts before the indexes: with none yet, grouping the rows is one
+    # scan (SQLite grouped `phase_intervals` through an index that does not
+    # cover it, a table lookup a row: 3.7 s against 2.3 s at 1 M intervals).
+    with store.bulk_write() as tx:
+        schema.create_counts(tx, generation)  # before any write keeps them
+    _index(store, schema, generation)
+    with store.write() as tx:
+        schema.advance(tx, generation, head, 1.0)
+    _swap(projector, generation)
 
 
 def _index(store: Store, schema: Schema, generation: int) -> None:

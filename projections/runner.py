@@ -14,13 +14,14 @@ import time
 from typing import TYPE_CHECKING
 
 from projections import rebuild as rebuilding
+from projections.failures import Failures
 from projections.fold import Folder
 from projections.models import ProjectionStatus
 from projections.reports import Reports
 from projections.schema import PROJECTION, Schema
 from projections.store import store_for
 from projections.sweeper import sweep_expired
-from projections.wakeup import wakeup_for
+from projections.wakeup import AlreadyRunning, wakeup_for
 from projections.writer import PageWriter
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ class Projector:
         self.store = store_for(tracker)
         self.schema = Schema(self.store, self.name)
         self.schema.ensure()
+        self.failures = Failures(self.store)
+        self.failures.ensure()
         self.folder = Folder(tracker, self.store)
         self.writer = PageWriter(self.store, self.schema)
         self.reports = Reports(tracker)
@@ -215,8 +218,11 @@ class Projector:
                         if consumed:
                             self.store.checkpoint()
                         self._sweep_if_due()
-                    except Exception:
-                        logger.exception("projection %s failed; retrying", self.name)
+                    except Exception as error:
+                        # Retried after the poll interval; meanwhile every
+                        # process's status and readiness tell what and where.
+                        now = self.tracker.clock()
+                        self.failures.record(self.name, error, self.known, now)
                 if consumed and self.settle and self._wake.wait(self.settle):
                     self._wake.clear()
                     continue  # a reader is waiting (or we stop): go on at once
@@ -269,11 +275,13 @@ class Projector:
     def status(self) -> ProjectionStatus:
         with self.store.read() as tx:
             generations = self.schema.generations(tx)
+        failures = self.failures.read()
         head = self.tracker.recorder.max_notification_id() or 0
         generation, position = next(
             (g, p) for g, (s, p, _) in generations.items() if s == "active"
         )
         building = [pr for s, _, pr in generations.values() if s == "building"]
+        failure = failures.get(self.name)
         return ProjectionStatus(
             name=self.name,
             position=position,
@@ -282,13 +290,32 @@ class Projector:
             generation=generation,
             rebuilding=bool(building),
             rebuild_progress=building[0] if building else None,
+            # A failure at a position since passed is over.
+            failure=failure if failure and failure.position > position else None,
+            rebuild_failure=failures.get(self.rebuild_key),
         )
+
+    @property
+    def rebuild_key(self) -> str:
+        return f"{self.name}:rebuild"
 
     # -- rebuild, verify, expiry -------------------------------------------------------
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> None:
-        """Build a new generation from position 0 while the old one serves; swap."""
-        rebuilding.rebuild(self, self._rebuild_lock, progress)
+        """Build a new generation from position 0 while the old one serves; swap.
+
+        A rebuild that fails is noted (the status shows it) until the next one
+        starts, and raised.
+        """
+        self.failures.clear(self.rebuild_key)
+        try:
+            rebuilding.rebuild(self, self._rebuild_lock, progress)
+        except AlreadyRunning:
+            raise
+        except Exception as error:
+            now = self.tracker.clock()
+            self.failures.record(self.rebuild_key, error, 0, now)
+            raise
 
     def verify(self) -> list[Difference]:
         """Re-fold the whole log in memory; every stored value that differs."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg.sql import SQL
 
 from projections.delta import Changes, Recent, changes
+from projections.models import Unprojectable
 from projections.schema import (
     DEAL_COLUMNS,
     DEAL_PHASES,
@@ -74,7 +75,7 @@ class PageWriter:
         with self._memory:
             ours = self._left == (generation, expected)
             plan = changes(folded, self.written if ours else None, fresh)
-            deals, intervals = self._rows(plan.deal_rows, plan.interval_rows)
+            deals, intervals = self._rows(plan.deal_rows, plan.interval_rows, folded)
             with self.store.write() as tx:
                 if self.schema.lock(tx, generation) != (state, expected):
                     return False
@@ -96,17 +97,44 @@ class PageWriter:
         when the whole scan is in, so concurrent loaders need no tracking row.
         """
         rows = self._rows(
-            [f.deal for f in folded], [r for f in folded for r in f.intervals]
+            [f.deal for f in folded], [r for f in folded for r in f.intervals], folded
         )
         with self.store.write() as tx:
             self._insert(tx, generation, rows)
 
     def _rows(
-        self, deals: Sequence[Row], intervals: Sequence[Row]
+        self, deals: Sequence[Row], intervals: Sequence[Row], folded: Sequence[Folded]
     ) -> tuple[list[Sequence[Any]], list[Sequence[Any]]]:
         """Deal rows and interval rows, bound before any transaction opens."""
         bind_deal, bind_interval = self._bind_deal, self._bind_interval
-        return [bind_deal(r) for r in deals], [bind_interval(r) for r in intervals]
+        try:
+            return [bind_deal(r) for r in deals], [bind_interval(r) for r in intervals]
+        except Exception as error:
+            raise self._unbound(deals, intervals, folded, error) from error
+
+    def _unbound(
+        self,
+        deals: Sequence[Row],
+        intervals: Sequence[Row],
+        folded: Sequence[Folded],
+        error: Exception,
+    ) -> Unprojectable:
+        """The deal whose rows the database cannot take (a time out of its range
+        in a log older than the door's checks, say), and its last position."""
+        versions = {f.deal_id: f.version for f in folded}
+        for bind, rows in ((self._bind_deal, deals), (self._bind_interval, intervals)):
+            for row in rows:
+                try:
+                    bind(row)
+                except Exception as found:
+                    deal_id = row[0]
+                    position = self.store.recorder.position_of(  # type: ignore[attr-defined]
+                        deal_id, versions.get(deal_id, 0)
+                    )
+                    said = " ".join(str(found).split()) or type(found).__name__
+                    reason = f"its rows cannot be stored: {said}"
+                    return Unprojectable(deal_id, position, reason)
+        return Unprojectable(None, None, str(error))
 
     def _insert(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import Tracker
+from api.convert import projection_out
 from api.schemas.ops import HealthOut, ReadyOut
 
 router = APIRouter(tags=["health"])
@@ -22,20 +22,21 @@ def healthz() -> HealthOut:
     response_model=ReadyOut,
     responses={503: {"model": ReadyOut, "description": "Not ready"}},
 )
-def readyz(request: Request, tracker: Tracker) -> ReadyOut | JSONResponse:
-    """The database answers and the projector runs."""
+def readyz(request: Request) -> ReadyOut | JSONResponse:
+    """The database answers, the projector runs and the projection moves on."""
+    projector = request.app.state.projector
     try:
-        tracker.recorder.max_notification_id()
-        request.app.state.projector.status()
-        database = True
+        status = projection_out(projector.status())
     except Exception:  # any failure to reach the database means not ready
-        database = False
-    running = bool(request.app.state.projector.running)
+        status = None
+    running = bool(projector.running)
+    ready = status is not None and running and status.failure is None
     body = ReadyOut(
-        status="ready" if database and running else "not ready",
-        database=database,
+        status="ready" if ready else "not ready",
+        database=status is not None,
         projector=running,
+        projection=status,
     )
-    if body.status != "ready":
-        return JSONResponse(body.model_dump(), status_code=503)
+    if not ready:
+        return JSONResponse(body.model_dump(mode="json"), status_code=503)
     return body

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict
 
 from fastapi import APIRouter, HTTPException, Request, status
 
+from api.convert import projection_out
 from api.deps import Admin, ReportReader, Runner
 from api.errors import problem_responses
 from api.schemas.ops import ProjectionOut, ProjectionsOut
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/projections", tags=["projections"])
 @router.get("", responses=problem_responses())
 def list_projections(projector: Runner, _: ReportReader) -> ProjectionsOut:
     """Each projection's position, the log's head and the lag between them."""
-    return ProjectionsOut(data=[ProjectionOut(**asdict(projector.status()))])
+    return ProjectionsOut(data=[projection_out(projector.status())])
 
 
 @router.post(
@@ -33,4 +33,4 @@ def rebuild(request: Request, projector: Runner, _: Admin) -> ProjectionOut:
     thread = threading.Thread(target=projector.rebuild, name="rebuild", daemon=True)
     request.app.state.rebuild = thread
     thread.start()
-    return ProjectionOut(**asdict(projector.status()))
+    return projection_out(projector.status())

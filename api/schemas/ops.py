@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
 from api.schemas.base import Schema
 from domain.pipeline import Pipeline
 
@@ -27,6 +30,15 @@ class PipelineOut(Schema):
     versions: list[Pipeline]
 
 
+class FailureOut(Schema):
+    """Where a projection stands still and why; the deal when one is at fault."""
+
+    position: int
+    deal_id: uuid.UUID | None
+    reason: str
+    since: dt.datetime
+
+
 class ProjectionOut(Schema):
     name: str
     position: int
@@ -35,6 +47,8 @@ class ProjectionOut(Schema):
     generation: int
     rebuilding: bool
     rebuild_progress: float | None
+    failure: FailureOut | None = None
+    rebuild_failure: FailureOut | None = None
 
 
 class ProjectionsOut(Schema):
@@ -46,6 +60,11 @@ class HealthOut(Schema):
 
 
 class ReadyOut(Schema):
+    """Ready: the database answers, the projector runs and the projection is
+    not stuck (its reports would go on getting older); `projection` says how far
+    behind the log it is and why it stands still, if it does."""
+
     status: str
     database: bool
     projector: bool
+    projection: ProjectionOut | None = None
