@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from api.schemas.actions import ActionOut
+from api.schemas.base import reason as reason_of
 from api.schemas.problem import FieldError, Problem
 from domain.application import ConcurrencyExhausted
 from domain.batch import DealRejected
@@ -118,7 +119,7 @@ def _field_error(error: Mapping[str, Any]) -> FieldError:
         reason = str(error.get("ctx", {}).get("error") or error["msg"])
         at = f" at character {where + 1}" if isinstance(where, int) else ""
         return FieldError(field="body", reason=f"not valid JSON: {reason}{at}")
-    return FieldError(field=field_path(error["loc"]), reason=str(error["msg"]))
+    return FieldError(field=field_path(error["loc"]), reason=reason_of(error))
 
 
 def validation_problem(error: RequestValidationError) -> Problem:

@@ -16,6 +16,7 @@ from api.convert import log_action
 from api.errors import field_path, problem_for
 from api.records import Record, UnreadableFile, csv_records, ndjson_records
 from api.schemas.actions import ActionIn
+from api.schemas.base import reason as reason_of
 from domain.commands import LogAction
 from domain.errors import PhaselogError
 
@@ -104,7 +105,9 @@ def _check(record: Record) -> Line:
         command = log_action(ActionIn.model_validate(raw))
     except ValidationError as error:
         first = error.errors()[0]
-        return Line(number, deal, field=field_path(first["loc"]), reason=first["msg"])
+        return Line(
+            number, deal, field=field_path(first["loc"]), reason=reason_of(first)
+        )
     except Exception as error:  # a bug's, not the file's: still this line alone
         said = " ".join(str(error).split())
         reason = f"cannot be checked: {said} ({type(error).__name__})"

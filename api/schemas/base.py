@@ -35,6 +35,7 @@ from domain.limits import (
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Mapping
 
 
 class Schema(BaseModel):
@@ -45,14 +46,22 @@ def _invalid(reason: str) -> PydanticCustomError:
     return PydanticCustomError("invalid_value", reason)
 
 
-def _one_line(limit: int) -> AfterValidator:
-    def check(value: str) -> str:
-        reason = line_problem(value, limit)
-        if reason is not None:
-            raise _invalid(reason)
-        return value
+# One line, in pydantic's own (compiled) pattern: an id is checked at a
+# third of a Python validator's cost; `reason` words a mismatch as
+# `line_problem` does.
+ONE_LINE = "^[^\x00-\x1f\x7f-\x9f]*$"
 
-    return AfterValidator(check)
+
+def reason(error: Mapping[str, Any]) -> str:
+    """What a validation error says, in phaselog's words where it has them."""
+    if error.get("type") == "string_pattern_mismatch" and isinstance(
+        error.get("input"), str
+    ):
+        if error.get("ctx", {}).get("pattern") == ONE_LINE:
+            found = line_problem(error["input"], len(error["input"]))
+            if found is not None:
+                return found
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _text(limit: int) -> AfterValidator:
@@ -79,7 +88,9 @@ def _a_time_text(value: Any) -> Any:
     """Times come as ISO 8601 text: pydantic would read a number (or the text
     of one, as a query parameter is) as Unix time."""
     if isinstance(value, int | float) or (
-        isinstance(value, str) and _NUMBER.fullmatch(value)
+        isinstance(value, str)
+        and not (len(value) > 4 and value[4] == "-")  # an ISO date, at a glance
+        and _NUMBER.fullmatch(value)
     ):
         raise _invalid("must be an ISO 8601 time with a timezone, not a number")
     return value
@@ -100,9 +111,9 @@ def _time(latest: dt.datetime) -> AfterValidator:
 
 # An id or key: one line, 1 to 200 characters, no control characters.
 Key = Annotated[
-    str, StringConstraints(min_length=1, max_length=ID_MAX), _one_line(ID_MAX)
+    str, StringConstraints(min_length=1, max_length=ID_MAX, pattern=ONE_LINE)
 ]
-Actor = Annotated[str, StringConstraints(max_length=ACTOR_MAX), _one_line(ACTOR_MAX)]
+Actor = Annotated[str, StringConstraints(max_length=ACTOR_MAX, pattern=ONE_LINE)]
 Reason = Annotated[str, StringConstraints(max_length=REASON_MAX), _text(REASON_MAX)]
 Note = Annotated[str, StringConstraints(max_length=NOTE_MAX), _text(NOTE_MAX)]
 Fields = Annotated[dict[str, Any], AfterValidator(_fields)]
