@@ -13,7 +13,7 @@ from api.convert import answer, deal_out, deal_row_out, timeline_out
 from api.deps import DealReader, Projected, ReadModels, ReportReader, Tracker, Writer
 from api.errors import command_responses, problem_responses
 from api.schemas.actions import ActionOut, MoveIn
-from api.schemas.base import Key, Moment
+from api.schemas.base import Key, Through
 from api.schemas.deals import DealOut, DealsPage, TimelineOut
 from domain.commands import MoveDeal
 
@@ -49,10 +49,12 @@ def get_timeline(
     tracker: Tracker,
     _: ReportReader,
     as_of: Annotated[
-        Moment | None, Query(description="replay up to this business time")
+        Through | None,
+        Query(description="replay up to this business time (a date: its end)"),
     ] = None,
     known_at: Annotated[
-        Moment | None, Query(description="only what was recorded by then")
+        Through | None,
+        Query(description="only what was recorded by then (a date: its end)"),
     ] = None,
 ) -> Response:
     """Every event in business-time order with the phase before and after it."""

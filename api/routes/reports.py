@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query
 from api.convert import deal_row_out
 from api.deps import Projected, ReadModels, ReportReader, Tracker
 from api.errors import problem_responses
-from api.schemas.base import Key, Moment
+from api.schemas.base import Key, Since, Until
 from api.schemas.reports import FunnelOut, LostReasonsOut, StaleOut, TimeInStageOut
 from domain.pipeline import Pipeline
 from projections.reports import STALE_CURSOR
@@ -49,8 +49,13 @@ class Period:
 
 
 def period(
-    since: Annotated[Moment | None, Query(description="period start")] = None,
-    until: Annotated[Moment | None, Query(description="period end")] = None,
+    since: Annotated[
+        Since | None, Query(description="period start (a date: its start)")
+    ] = None,
+    until: Annotated[
+        Until | None,
+        Query(description="period end, not included (a date: included whole)"),
+    ] = None,
     owner: Owner = None,
 ) -> Period:
     return Period(since, until, owner)

@@ -8,7 +8,6 @@ value that cannot be stored on both databases is a 422 naming its field.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
@@ -21,16 +20,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from api.moments import Day, moment
 from domain.limits import (
     ACTOR_MAX,
     ID_MAX,
-    LATEST_FILTER,
     NOTE_MAX,
     REASON_MAX,
     fields_problem,
     line_problem,
     text_problem,
-    time_problem,
 )
 
 if TYPE_CHECKING:
@@ -84,29 +82,14 @@ def _fields(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _a_time_text(value: Any) -> Any:
-    """Times come as ISO 8601 text: pydantic would read a number (or the text
-    of one, as a query parameter is) as Unix time."""
-    if isinstance(value, int | float) or (
-        isinstance(value, str)
-        and not (len(value) > 4 and value[4] == "-")  # an ISO date, at a glance
-        and _NUMBER.fullmatch(value)
-    ):
-        raise _invalid("must be an ISO 8601 time with a timezone, not a number")
-    return value
+def _moment(day: Day) -> BeforeValidator:
+    def parse(value: Any) -> dt.datetime:
+        try:
+            return moment(value, day)
+        except ValueError as error:
+            raise _invalid(str(error)) from None
 
-
-_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
-
-
-def _time(latest: dt.datetime) -> AfterValidator:
-    def check(value: dt.datetime) -> dt.datetime:
-        reason = time_problem(value, latest)
-        if reason is not None:
-            raise _invalid(reason)
-        return value
-
-    return AfterValidator(check)
+    return BeforeValidator(parse)
 
 
 # An id or key: one line, 1 to 200 characters, no control characters.
@@ -117,10 +100,13 @@ Actor = Annotated[str, StringConstraints(max_length=ACTOR_MAX, pattern=ONE_LINE)
 Reason = Annotated[str, StringConstraints(max_length=REASON_MAX), _text(REASON_MAX)]
 Note = Annotated[str, StringConstraints(max_length=NOTE_MAX), _text(NOTE_MAX)]
 Fields = Annotated[dict[str, Any], AfterValidator(_fields)]
-# A filter's bound or a replay's moment: from 1900 to the end of 2999.
-Moment = Annotated[AwareDatetime, BeforeValidator(_a_time_text), _time(LATEST_FILTER)]
-# A business time: a moment; the service refuses one more than a day ahead.
-BusinessTime = Moment
+# Times from 1900 to the end of 2999, with a timezone (api/moments.py). A
+# business time: the service refuses one more than a day ahead besides. The
+# bounds of a period and the moments of a replay may be a date alone.
+BusinessTime = Annotated[AwareDatetime, _moment(Day.REFUSED)]
+Since = Annotated[AwareDatetime, _moment(Day.START)]
+Until = Annotated[AwareDatetime, _moment(Day.BEFORE)]
+Through = Annotated[AwareDatetime, _moment(Day.THROUGH)]
 FIELDS_DESCRIPTION = (
     "free-form values; keys up to 100 characters, texts up to 65,536, at most "
     "200 entries in any object or list and 5 levels deep"

@@ -73,7 +73,7 @@ BAD_INPUT: list[tuple[dict[str, Any], str, str]] = [
         "required",
     ),
     ({"occurred_at": "2024-03-04T09:00:00"}, "occurred_at", "timezone"),
-    ({"occurred_at": "last tuesday"}, "occurred_at", "datetime"),
+    ({"occurred_at": "last tuesday"}, "occurred_at", "ISO 8601"),
     ({"occurred_at": "2999-01-01T00:00:00Z"}, "occurred_at", "future"),
     ({"contact_id": ""}, "contact_id", "at least 1"),
     ({"contact_id": "   "}, "contact_id", "empty"),
