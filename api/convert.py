@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from api.errors import problem_for
 from api.schemas.actions import ActionIn, ActionOut, BatchItemOut, BatchOut
-from api.schemas.deals import DealOut, TimelineEntryOut, TimelineOut
+from api.schemas.deals import DealOut, StaleDealOut, TimelineEntryOut, TimelineOut
 from api.schemas.ops import ProjectionOut
+from api.schemas.reports import TimeInStageOut
 from domain.commands import LogAction
 from domain.engine import VOID, VOIDED
 from domain.errors import PhaselogError
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Sequence
 
     from fastapi import Response
 
+    from domain.application import PhaseTracker
     from domain.commands import DealView, Result, Timeline
-    from projections.models import DealRow, ProjectionStatus
+    from projections.models import DealRow, ProjectionStatus, TimeInStage
 
 
 def log_action(body: ActionIn) -> LogAction:
@@ -33,6 +36,7 @@ def action_out(result: Result) -> ActionOut:
         phase=result.phase,
         previous_phase=result.previous_phase,
         position=result.position,
+        effect=result.effect,
     )
 
 
@@ -70,7 +74,29 @@ def projection_out(status: ProjectionStatus) -> ProjectionOut:
     return ProjectionOut.model_validate(asdict(status))
 
 
-def deal_out(view: DealView) -> DealOut:
+def time_in_stage_out(found: TimeInStage) -> TimeInStageOut:
+    """Each duration in seconds and, for people, in days to two decimals."""
+    phases = []
+    for phase in found.phases:
+        values = asdict(phase)
+        for name in ("mean", "median", "p90", "current_median_age"):
+            seconds = values[f"{name}_seconds"]
+            values[f"{name}_days"] = (
+                None if seconds is None else round(seconds / DAY, 2)
+            )
+        phases.append(values)
+    return TimeInStageOut(pipeline=found.pipeline, phases=phases)
+
+
+DAY = 86_400.0  # seconds
+
+
+def days_since(moment: dt.datetime | None, now: dt.datetime) -> int | None:
+    """Whole days from `moment` to `now`, as a person counts them."""
+    return None if moment is None else max((now - moment).days, 0)
+
+
+def deal_out(view: DealView, now: dt.datetime) -> DealOut:
     state = view.state
     return DealOut(
         deal_id=view.deal_id,
@@ -79,18 +105,59 @@ def deal_out(view: DealView) -> DealOut:
         contact_id=view.contact_id,
         object_id=view.object_id,
         phase=state.phase,
+        phase_label=view.phase_label,
         phase_kind=state.kind,
         phase_since=state.phase_since,
+        days_in_phase=days_since(state.phase_since, now),
         opened_at=state.opened_at,
         last_activity_at=state.last_activity_at,
+        owner=state.owner,
+        probability=view.probability,
+        lost_reason=view.lost_reason,
         stale=view.stale,
     )
 
 
-def deal_row_out(row: DealRow) -> DealOut:
+def deal_row_out(row: DealRow, tracker: PhaseTracker, now: dt.datetime) -> DealOut:
     """A projected deal row in the same shape as a deal read from the log."""
-    fields = {name: getattr(row, name) for name in DealOut.model_fields}
-    return DealOut(**fields)
+    return DealOut(**_row_fields(row, tracker, now))
+
+
+def stale_row_out(
+    row: DealRow, tracker: PhaseTracker, now: dt.datetime
+) -> StaleDealOut:
+    assert row.stale_at is not None  # the stale report's rows have one
+    return StaleDealOut(
+        **_row_fields(row, tracker, now),
+        stale_at=row.stale_at,
+        days_overdue=days_since(row.stale_at, now) or 0,
+    )
+
+
+def _row_fields(
+    row: DealRow, tracker: PhaseTracker, now: dt.datetime
+) -> dict[str, Any]:
+    label = None
+    if row.phase is not None:
+        label = tracker.pipeline(row.pipeline, row.pipeline_version).label_of(row.phase)
+    return {
+        "deal_id": row.deal_id,
+        "pipeline": row.pipeline,
+        "pipeline_version": row.pipeline_version,
+        "contact_id": row.contact_id,
+        "object_id": row.object_id,
+        "phase": row.phase,
+        "phase_label": label,
+        "phase_kind": row.phase_kind,
+        "phase_since": row.phase_since,
+        "days_in_phase": days_since(row.phase_since, now),
+        "opened_at": row.opened_at,
+        "last_activity_at": row.last_activity_at,
+        "owner": row.owner,
+        "probability": row.probability,
+        "lost_reason": row.lost_reason,
+        "stale": row.stale,
+    }
 
 
 def timeline_out(timeline: Timeline) -> TimelineOut:

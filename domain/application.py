@@ -40,7 +40,7 @@ from domain.commands import (
 )
 from domain.corrections import Corrections
 from domain.deal import Deal, deal_id_for
-from domain.engine import Entry, is_stale, replay
+from domain.engine import Entry, is_stale, lost_reason, replay
 from domain.errors import (
     DealNotFound,
     InvalidCommand,
@@ -387,6 +387,7 @@ class PhaseTracker(Application[uuid.UUID]):
         object_id: str | None,
         state: Any,
     ) -> DealView:
+        phase = pipeline.phase(state.phase) if state.phase else None
         return DealView(
             deal_id=deal_id,
             pipeline=pipeline.id,
@@ -395,6 +396,9 @@ class PhaseTracker(Application[uuid.UUID]):
             object_id=object_id,
             state=state,
             stale=is_stale(pipeline, state, self.clock()),
+            probability=phase.probability if phase else None,
+            phase_label=pipeline.label_of(phase.key) if phase else None,
+            lost_reason=lost_reason(pipeline, state),
         )
 
     def get_deal(self, deal_id: uuid.UUID) -> Deal:

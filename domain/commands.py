@@ -46,7 +46,8 @@ class VoidAction:
 
 @dataclass(frozen=True)
 class Result:
-    """What a command did: the deal's current phase before and after it."""
+    """What a command did: the deal's current phase before and after it, and
+    what its own entry did (the engine's effect: moved, kept_by_rule, ...)."""
 
     deal_id: uuid.UUID
     action_id: str
@@ -54,6 +55,7 @@ class Result:
     previous_phase: str | None
     position: int
     replayed: bool = False
+    effect: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class DealView:
     object_id: str | None
     state: DealState
     stale: bool
+    probability: int | None = None  # the current phase's
+    phase_label: str | None = None  # in the pipeline's default language
+    lost_reason: str | None = None
 
 
 @dataclass(frozen=True)

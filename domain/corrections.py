@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 from domain.commands import Result, VoidAction, digest_of
 from domain.deal import KEY_NAMESPACE, Deal
 from domain.engine import Entry, expiry_due, replay
-from domain.errors import ActionNotFound, DealNotFound, PhaselogError
+from domain.errors import (
+    ActionConflict,
+    ActionNotFound,
+    AlreadyVoid,
+    DealNotFound,
+    PhaselogError,
+)
 from domain.limits import ACTOR_MAX, REASON_MAX, check_id, check_line, check_text
 from domain.staging import Plan, Staged, answer_alone
 
@@ -111,7 +117,14 @@ class Corrections:
             return self.tracker.single.void(commands[index])
 
         self._write(groups, make, alone, answers, deals_per_transaction)
-        return answers
+        # A void's id follows from its action's: a conflict on it is a second
+        # void of the action, for another reason.
+        return [
+            AlreadyVoid(c.action_id)
+            if isinstance(a, ActionConflict) and not isinstance(a, AlreadyVoid)
+            else a
+            for c, a in zip(commands, answers, strict=True)
+        ]
 
     def expire_many(
         self, deal_ids: Sequence[uuid.UUID], deals_per_transaction: int

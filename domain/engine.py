@@ -321,6 +321,15 @@ def expiry_due(pipeline: Pipeline, state: DealState) -> dt.datetime | None:
     return state.last_activity_at + dt.timedelta(days=pipeline.expiry.after_days)
 
 
+def lost_reason(pipeline: Pipeline, state: DealState) -> str | None:
+    """Why a lost deal was lost: the first field its lost phase requires."""
+    if state.kind != "lost" or state.phase is None:
+        return None
+    requires = pipeline.phase(state.phase).requires
+    value = state.phase_fields.get(requires[0].name) if requires else None
+    return None if value is None else str(value)
+
+
 def is_stale(pipeline: Pipeline, state: DealState, now: dt.datetime) -> bool:
     if state.phase is None or state.kind != "open" or state.phase_since is None:
         return False
@@ -423,9 +432,15 @@ def check_move(pipeline: Pipeline, state: DealState, entry: Entry) -> None:
 def check_void(entries: Sequence[Entry], entry: Entry) -> None:
     if not (entry.reason or "").strip():
         raise InvalidCommand("reason", "a void needs a reason")
-    targets = [e for e in entries if e.entry_id == entry.voids and e.kind != "void"]
+    targets = [e for e in entries if e.entry_id == entry.voids]
     if not targets:
         raise InvalidCommand("action_id", f"no action {entry.voids!r} on this deal")
+    if targets[0].kind == "void":
+        raise InvalidCommand(
+            "action_id",
+            f"{entry.voids!r} is a void, which cannot itself be voided: to restore "
+            "the action it voided, log that action again under a new action_id",
+        )
     if any(e.kind == "void" and e.voids == entry.voids for e in entries):
         raise InvalidCommand("action_id", f"action {entry.voids!r} is already void")
 

@@ -57,6 +57,18 @@ class NotStored(PhaselogError):
         )
 
 
+class AlreadyVoid(ActionConflict):
+    """An action voided before, for another reason: the void stands as it is."""
+
+    def __init__(self, action_id: str) -> None:
+        PhaselogError.__init__(
+            self,
+            f"action {action_id!r} is already void, for another reason; a void "
+            "is not changed (the timeline shows its reason)",
+        )
+        self.action_id = action_id
+
+
 class DefinitionError(PhaselogError):
     """A pipeline definition file is broken; the message names file and path."""
 

@@ -28,6 +28,7 @@ from domain.engine import Entry, replay
 from domain.errors import (
     ActionConflict,
     ActionNotFound,
+    AlreadyVoid,
     DealNotFound,
     PhaselogError,
     release,
@@ -87,7 +88,10 @@ class SingleWriter:
         if found is None:
             raise ActionNotFound(command.action_id)
         entry = void_entry(command, self.tracker.clock())
-        return self.commit(found[0], entry, digest_of(command), None)
+        try:
+            return self.commit(found[0], entry, digest_of(command), None)
+        except ActionConflict:
+            raise AlreadyVoid(command.action_id) from None
 
     def expire(self, deal_id: uuid.UUID) -> Result | None:
         deal = self.tracker.get_deal(deal_id)
@@ -141,6 +145,7 @@ class SingleWriter:
                 phase=decision.after.phase,
                 previous_phase=decision.before.phase,
                 position=position,
+                effect=decision.step.effect,
             )
         raise ConcurrencyExhausted(f"deal {deal_id} kept changing; try again")
 
@@ -203,6 +208,7 @@ class SingleWriter:
         after = replay(pipeline, [e for e in entries if e.seq <= mine.seq])
         position = self.tracker.keys.position_of(deal_id, mine.seq)
         assert position is not None
+        step = next(s for s in after.steps if s.entry.entry_id == action_id)
         return Result(
             deal_id=deal_id,
             action_id=action_id,
@@ -210,6 +216,7 @@ class SingleWriter:
             previous_phase=before.phase,
             position=position,
             replayed=True,
+            effect=step.effect,
         )
 
     def _deal_pipeline(self, deal_id: uuid.UUID) -> Pipeline:

@@ -83,6 +83,7 @@ def answer_saved(
             phase=decision.after.phase,
             previous_phase=decision.before.phase,
             position=positions[(deal.id, decision.step.entry.seq)],
+            effect=decision.step.effect,
         )
     for index, first_index in staged.repeats:
         original = answers[first_index]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL
 
-from domain.engine import Entry, expiry_due, replay
+from domain.engine import Entry, expiry_due, lost_reason, replay
 from domain.errors import UnknownPipeline
 from projections.decode import DEAL_TOPICS as DEAL_TOPICS  # re-exported
 from projections.decode import OPENED_TOPIC, Decoder, Opening
@@ -347,10 +347,7 @@ class Folder:
         stale_at: dt.datetime | None = None
         if stale_days and state.kind == "open" and state.phase_since is not None:
             stale_at = state.phase_since + dt.timedelta(days=stale_days)
-        lost_reason: str | None = None
-        if phase is not None and state.kind == "lost" and phase.requires:
-            value = state.phase_fields.get(phase.requires[0].name)
-            lost_reason = None if value is None else storable(str(value))
+        lost = storable(lost_reason(pipeline, state))
         deal_id = history.deal_id
         owner = storable(state.owner)
         deal = (
@@ -369,7 +366,7 @@ class Folder:
             stale_days,
             stale_at,
             expiry_due(pipeline, state),
-            lost_reason,
+            lost,
             ",".join(sorted({i.phase for i in state.intervals})),
         )
         intervals = [

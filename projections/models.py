@@ -78,6 +78,7 @@ class DealRow:
     probability: int | None
     stale: bool
     lost_reason: str | None
+    stale_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,7 @@ class Reports:
             probability=probability,
             stale=kind == "open" and stale_at is not None and stale_at < now,
             lost_reason=lost_reason,
+            stale_at=stale_at,
         )
 
     # -- aggregates ------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import WRITE, authorize
@@ -63,12 +64,18 @@ def post_batch(body: BatchIn, tracker: Tracker, _: Writer) -> BatchOut:
 
 
 @router.post(
-    "/{action_id}/void",
+    # `:path`: an action id may hold a slash (a CRM's `crm/123`), sent as is
+    # or as %2F (which the server decodes before routing).
+    "/{action_id:path}/void",
     status_code=status.HTTP_201_CREATED,
     responses=command_responses(404, 409, 422, 503),
 )
 def void_action(
-    action_id: str, body: VoidIn, tracker: Tracker, _: Writer, response: Response
+    action_id: Annotated[str, Path(description="the action's id, as logged")],
+    body: VoidIn,
+    tracker: Tracker,
+    _: Writer,
+    response: Response,
 ) -> ActionOut:
     """Mark an earlier action void; it stays in the history without effect."""
     command = VoidAction(action_id=action_id, reason=body.reason, actor=body.actor)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
-from typing import Annotated
+from collections.abc import Iterator
+from functools import partial
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from api.convert import answer, deal_out, deal_row_out, timeline_out
+from api.csv_export import Separator, csv_response, wants_csv
 from api.deps import DealReader, Projected, ReadModels, ReportReader, Tracker, Writer
 from api.errors import command_responses, problem_responses
 from api.schemas.actions import ActionOut, MoveIn
 from api.schemas.base import Key, Through
 from api.schemas.deals import DealOut, DealsPage, TimelineOut
+from domain.application import PhaseTracker
 from domain.commands import MoveDeal
+from domain.errors import InvalidCommand
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
@@ -23,7 +26,7 @@ router = APIRouter(prefix="/v1/deals", tags=["deals"])
 @router.get("/{deal_id}", responses=problem_responses(404, 422))
 def get_deal(deal_id: uuid.UUID, tracker: Tracker, _: DealReader) -> DealOut:
     """A deal's current phase, read from the event store (read-your-writes)."""
-    return deal_out(tracker.deal(deal_id))
+    return deal_out(tracker.deal(deal_id), tracker.clock())
 
 
 @router.post(
@@ -70,7 +73,11 @@ def get_timeline(
     response_model=DealsPage,
     responses={
         **problem_responses(422, 503),
-        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV on request"},
+        200: {
+            "content": {"text/csv": {}},
+            "description": "A page of deals; with `Accept: text/csv` (or "
+            "`format=csv`) every matching deal, as a CSV download",
+        },
     },
 )
 def list_deals(
@@ -85,45 +92,68 @@ def list_deals(
     object_id: Key | None = None,
     owner: Key | None = None,
     stale: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="a JSON page's")] = 100,
     cursor: Annotated[
         uuid.UUID | None, Query(description="next_cursor of the previous page")
     ] = None,
+    format: Annotated[  # noqa: A002 - the parameter's name in the URL
+        Literal["json", "csv"] | None,
+        Query(description="csv: as `Accept: text/csv`, for a link"),
+    ] = None,
+    separator: Annotated[
+        Separator, Query(description="CSV: `;` for French or German Excel")
+    ] = ",",
+    bom: Annotated[
+        bool, Query(description="CSV: a byte-order mark, for Excel to read UTF-8")
+    ] = False,
 ) -> DealsPage | Response:
-    """Deals by filter, from the projection; `Accept: text/csv` gives CSV."""
-    if pipeline is not None:
+    """Deals by filter, from the projection; a page of JSON, or all as CSV."""
+    if phase is not None:
+        check_phase(tracker, pipeline, phase)
+    elif pipeline is not None:
         tracker.pipeline(pipeline)
-    page = reports.deals(
+    now = tracker.clock()
+    search = partial(
+        reports.deals,
         pipeline=pipeline,
         phase=phase,
         contact_id=contact_id,
         object_id=object_id,
         owner=owner,
         stale=stale,
-        now=tracker.clock(),
-        limit=limit,
-        cursor=None if cursor is None else str(cursor),
+        now=now,
     )
-    body = DealsPage(
-        data=[deal_row_out(row) for row in page.rows], next_cursor=page.next_cursor
+
+    def pages(size: int, after: str | None) -> Iterator[list[DealOut]]:
+        while True:
+            page = search(limit=size, cursor=after)
+            yield [deal_row_out(row, tracker, now) for row in page.rows]
+            if page.next_cursor is None:
+                return
+            after = page.next_cursor
+
+    start = None if cursor is None else str(cursor)
+    if wants_csv(request.headers.get("accept"), format):
+        name = f"deals-{pipeline or 'all'}-{now.date().isoformat()}.csv"
+        return csv_response(pages(CSV_PAGE, start), name, separator, bom)
+    page = search(limit=limit, cursor=start)
+    return DealsPage(
+        data=[deal_row_out(row, tracker, now) for row in page.rows],
+        next_cursor=page.next_cursor,
     )
-    if "text/csv" in request.headers.get("accept", ""):
-        return deals_csv(body)
-    return body
 
 
-def _cell(value: object) -> object:
-    return str(value).lower() if isinstance(value, bool) else value
+CSV_PAGE = 1_000  # deals a CSV export reads at a time
 
 
-def deals_csv(page: DealsPage) -> Response:
-    """One row per deal; the next page's cursor travels in `X-Next-Cursor`."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(DealOut.model_fields))
-    writer.writeheader()
-    for deal in page.data:
-        row = deal.model_dump(mode="json")
-        # Spreadsheets and mail tools expect JSON's spelling, not Python's True.
-        writer.writerow({k: _cell(v) for k, v in row.items()})
-    headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else None
-    return Response(out.getvalue(), media_type="text/csv", headers=headers)
+def check_phase(tracker: PhaseTracker, pipeline: str | None, phase: str) -> None:
+    """A filter by a phase no version of the pipeline (or none at all) has
+    matches nothing, for ever: refused, as an unknown pipeline is."""
+    chosen = (
+        tracker.pipeline_versions(pipeline)
+        if pipeline is not None
+        else [v for p in tracker.pipelines() for v in tracker.pipeline_versions(p.id)]
+    )
+    if not any(version.has_phase(phase) for version in chosen):
+        where = f"pipeline {pipeline}" if pipeline else "any pipeline"
+        raise InvalidCommand("phase", f"unknown phase {phase!r} in {where}")

@@ -14,11 +14,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.convert import deal_row_out
+from api.convert import stale_row_out, time_in_stage_out
 from api.deps import Projected, ReadModels, ReportReader, Tracker
 from api.errors import problem_responses
 from api.schemas.base import Key, Since, Until
 from api.schemas.reports import FunnelOut, LostReasonsOut, StaleOut, TimeInStageOut
+from domain.errors import InvalidCommand
 from domain.pipeline import Pipeline
 from projections.reports import STALE_CURSOR
 
@@ -58,6 +59,8 @@ def period(
     ] = None,
     owner: Owner = None,
 ) -> Period:
+    if since is not None and until is not None and until <= since:
+        raise InvalidCommand("until", "must come after since: the period is empty")
     return Period(since, until, owner)
 
 
@@ -78,7 +81,7 @@ def time_in_stage(
 ) -> TimeInStageOut:
     """Per phase: count, mean, median, p90 of completed stays; age of current ones."""
     found = reports.time_in_stage(pipeline, now=tracker.clock(), **asdict(filters))
-    return TimeInStageOut.model_validate(asdict(found))
+    return time_in_stage_out(found)
 
 
 @router.get("/stale")
@@ -94,12 +97,11 @@ def stale(
     ] = None,
 ) -> StaleOut:
     """Open deals past their phase's stale threshold, longest stale first, paged."""
-    page = reports.stale(
-        pipeline, now=tracker.clock(), owner=owner, limit=limit, cursor=cursor
-    )
+    now = tracker.clock()
+    page = reports.stale(pipeline, now=now, owner=owner, limit=limit, cursor=cursor)
     return StaleOut(
         pipeline=pipeline.id,
-        data=[deal_row_out(row) for row in page.rows],
+        data=[stale_row_out(row, tracker, now) for row in page.rows],
         next_cursor=page.next_cursor,
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -39,14 +39,43 @@ class ActionIn(Schema):
     note: Note | None = None
 
 
+Effect = Literal[
+    "moved",
+    "resumed",
+    "kept_by_rule",
+    "no_matching_rule",
+    "terminal_phase",
+    "forward_only",
+    "already_in_phase",
+    "nothing_to_resume",
+    "activity_since",
+    "void",
+    "voided",
+]
+EFFECT = (
+    "what the entry did, as the timeline says it: `moved` (into `phase`), "
+    "`resumed` (back to the phase held before a pause); stored but the phase "
+    "kept: `kept_by_rule` (a rule that records without moving, e.g. postponed), "
+    "`no_matching_rule`, `terminal_phase` (the deal is won or lost), "
+    "`forward_only` (the pipeline never moves back by itself), "
+    "`already_in_phase`, `nothing_to_resume`, `activity_since` (an expiry that "
+    "activity made void); `void` for a void itself"
+)
+
+
 class ActionOut(Schema):
-    """What a command did; `position` is the value to pass as `after=` to reports."""
+    """What a command did; `position` is the value to pass as `after=` to reports.
+
+    A 201 is a new entry stored, whether or not it moved the deal: `effect` says
+    which (a refusal on a signed deal is stored and `terminal_phase`).
+    """
 
     deal_id: uuid.UUID
     action_id: str
     phase: str | None
     previous_phase: str | None
     position: int
+    effect: Effect = Field(description=EFFECT)
 
 
 class BatchIn(Schema):

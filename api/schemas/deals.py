@@ -6,26 +6,45 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from pydantic import Field
+
 from api.schemas.base import Schema
 
 
 class DealOut(Schema):
+    """A deal as a person looks at it: where it is, since when, whose it is."""
+
     deal_id: uuid.UUID
     pipeline: str
     pipeline_version: int
     contact_id: str
     object_id: str | None
     phase: str | None
+    phase_label: str | None = Field(description="in the pipeline's language")
     phase_kind: str | None
     phase_since: dt.datetime | None
+    days_in_phase: int | None = Field(description="whole days since phase_since")
     opened_at: dt.datetime | None
     last_activity_at: dt.datetime | None
+    owner: str | None = Field(
+        description="`fields.owner` of its latest action naming one, else who "
+        "logged its first action (`actor`)"
+    )
+    probability: int | None = Field(description="the phase's, in percent")
+    lost_reason: str | None = Field(description="a lost deal's, as logged")
     stale: bool
 
 
 class DealsPage(Schema):
     data: list[DealOut]
     next_cursor: str | None
+
+
+class StaleDealOut(DealOut):
+    """A stale deal: past its phase's `stale_after_days` since `stale_at`."""
+
+    stale_at: dt.datetime
+    days_overdue: int = Field(description="whole days since stale_at")
 
 
 class TimelineEntryOut(Schema):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.schemas.base import Schema
-from api.schemas.deals import DealOut
+from api.schemas.deals import StaleDealOut
 
 
 class FunnelPhaseOut(Schema):
@@ -27,6 +27,9 @@ class FunnelOut(Schema):
 
 
 class StagePhaseOut(Schema):
+    """Completed stays in a phase (count, mean, median, p90) and the age of the
+    deals now in it, in seconds and in days (to two decimals)."""
+
     phase: str
     count: int
     mean_seconds: float | None
@@ -34,6 +37,10 @@ class StagePhaseOut(Schema):
     p90_seconds: float | None
     current: int
     current_median_age_seconds: float | None
+    mean_days: float | None
+    median_days: float | None
+    p90_days: float | None
+    current_median_age_days: float | None
 
 
 class TimeInStageOut(Schema):
@@ -46,7 +53,7 @@ class StaleOut(Schema):
     longest stale first; `next_cursor` asks for the next page (None: the last)."""
 
     pipeline: str
-    data: list[DealOut]
+    data: list[StaleDealOut]
     next_cursor: str | None = None
 
 

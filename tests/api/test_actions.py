@@ -18,12 +18,20 @@ def test_first_action_opens_the_deal_in_its_first_phase(client: TestClient) -> N
 
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"deal_id", "action_id", "phase", "previous_phase", "position"}
+    assert set(body) == {
+        "deal_id",
+        "action_id",
+        "phase",
+        "previous_phase",
+        "position",
+        "effect",
+    }
     assert (body["action_id"], body["phase"], body["previous_phase"]) == (
         "a-1",
         "lead",
         None,
     )
+    assert body["effect"] == "moved"
     assert body["position"] > 0
 
 

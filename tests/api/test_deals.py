@@ -22,6 +22,11 @@ DEAL_FIELDS = {
     "opened_at",
     "last_activity_at",
     "stale",
+    "phase_label",
+    "days_in_phase",
+    "owner",
+    "probability",
+    "lost_reason",
 }
 ENTRY_FIELDS = {
     "action_id",
