@@ -395,3 +395,39 @@ def test_rejected_lines_past_show_are_counted_not_dropped(
     assert len(rejected(result)) == 5
     assert len(rejected(listed)) == 2
     assert "... and 3 more rejected lines (--show to list them)" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("more", "says"),
+    [
+        (
+            {"contact_id": "a\u0000b"},
+            "contact_id: must not contain the control character U+0000",
+        ),
+        (
+            {"object_id": "x\u001b"},
+            "object_id: must not contain the control character U+001B",
+        ),
+        (
+            {"actor": "agent\u0000"},
+            "actor: must not contain the control character U+0000",
+        ),
+        ({"fields": {"owner": "o\u0000"}}, "fields: fields.owner: must not contain"),
+        ({"occurred_at": 0}, "occurred_at: must be an ISO 8601 time"),
+    ],
+)
+def test_a_value_the_api_refuses_is_a_rejected_line_of_the_import(
+    tmp_path: Path, service: PhaseTracker, more: dict[str, Any], says: str
+) -> None:
+    result = run_import(
+        tmp_path / "history.ndjson",
+        [action("ann", "v-1"), action("bob", "v-2", **more), action("cid", "v-3")],
+    )
+
+    assert result.exit_code == 1
+    [line] = rejected(result)
+    assert line.startswith(f"line 2: {says}")
+    assert "\x00" not in result.output  # written out, not sent to the terminal
+    assert service.keys.find_action("v-1") is not None
+    assert service.keys.find_action("v-2") is None
+    assert service.keys.find_action("v-3") is not None
