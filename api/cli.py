@@ -123,18 +123,39 @@ def project(
 def demo(
     actions: Annotated[int, typer.Option(help="how many actions to log")] = 3000,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same data)")] = 7,
+    show: Annotated[int, typer.Option(help="rejected lines to list")] = 5,
 ) -> None:
-    """Load the presets and a synthetic history: deals over months, drop-offs."""
+    """Load the presets and a synthetic history: deals over months, drop-offs.
+
+    Safe to run again: a later run finds the history it loaded (same seed) and
+    stores nothing twice. A rejected line is listed and makes the exit status 1.
+    """
     from api.demo import load_demo
 
     with opened() as tracker, progress_bar() as bar:
         task = bar.add_task("demo history", total=actions)
         summary = load_demo(tracker, actions, seed, lambda n: bar.advance(task, n))
+    until = summary.now.strftime("%Y-%m-%d %H:%M UTC")
+    if summary.stored == summary.voided == 0 and not summary.rejected:
+        out.print(
+            f"demo: already loaded ({summary.replayed} actions, history up to "
+            f"{until}); nothing stored",
+            soft_wrap=True,
+        )
+        return
     out.print(
         f"demo: {summary.stored} actions stored on {summary.deals} deals "
         f"({summary.replayed} already there, {summary.voided} voided, "
-        f"{summary.rejected} rejected)"
+        f"{len(summary.rejected)} rejected), history up to {until}",
+        soft_wrap=True,
     )
+    if summary.rejected:
+        for action_id, reason in summary.rejected[:show]:
+            err.print(printable(f"rejected {action_id}: {reason}"), soft_wrap=True)
+        if len(summary.rejected) > show:
+            more = len(summary.rejected) - show
+            err.print(f"... and {more} more rejected (--show to list them)")
+        raise typer.Exit(1)
 
 
 @app.command("import")
