@@ -80,11 +80,20 @@ def _field(error: ValidationError, loc: tuple[int | str, ...]) -> str:
 
 
 @contextmanager
-def opened() -> Iterator[PhaseTracker]:
-    """The service on the configured database (presets registered), then closed."""
+def opened(*, register: bool = True) -> Iterator[PhaseTracker]:
+    """The service on the configured database, then closed. With `register`,
+    the presets and PHASELOG_PIPELINES_DIR are registered first; a command
+    that only reads registers nothing (no new version behind a server's back)."""
     from api.app import open_tracker
+    from api.settings import eventsourcing_env
+    from domain.application import PhaseTracker
 
-    tracker = open_tracker(Settings())
+    settings = Settings()
+    tracker = (
+        open_tracker(settings)
+        if register
+        else PhaseTracker(eventsourcing_env(settings))
+    )
     try:
         yield tracker
     finally:
