@@ -162,3 +162,33 @@ def test_list_at_80_columns_prints_every_id_whole(acme_registered: Path) -> None
     listed = runner.invoke(app, ["pipelines", "list"], env=NARROW)
 
     assert {"acme-leads", *load_presets()} <= set(listed.output.split())
+
+
+def test_validate_prints_only_the_real_errors_with_their_paths(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        ACME.replace("{key: signed,", "{key: Signed,").replace(
+            "{key: signature,", "{key: signature, colour: red,"
+        )
+    )
+    wholly = tmp_path / "wholly.yaml"  # every phase and every action wrong
+    wholly.write_text(
+        "id: x\nlabel: {en: X}\n"
+        "phases:\n  - {key: A, label: {en: A}}\n"
+        "actions:\n  - {key: a, label: {en: A}, to: b, colour: red}\n"
+    )
+
+    some = runner.invoke(app, ["pipelines", "validate", str(broken)])
+    every = runner.invoke(app, ["pipelines", "validate", str(wholly)])
+
+    assert some.exit_code == every.exit_code == 1
+    assert some.output == (
+        f"error: {broken}: phases[1] (Signed).key: String should match pattern "
+        "'^[a-z][a-z0-9_-]*$'; actions[1] (signature).colour: Extra inputs are "
+        "not permitted\n"
+    )
+    assert every.output == (
+        f"error: {wholly}: phases[0] (A).key: String should match pattern "
+        "'^[a-z][a-z0-9_-]*$'; actions[0] (a).colour: Extra inputs are not "
+        "permitted\n"
+    )
