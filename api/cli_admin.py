@@ -12,13 +12,31 @@ import typer
 from rich import box
 from rich.table import Table
 
-from api.cli_common import describe, err, one_line_errors, opened, out, printable
+from api.cli_common import (
+    Listing,
+    describe,
+    err,
+    one_line_errors,
+    opened,
+    out,
+    printable,
+)
 from domain.definitions import json_schema, load_definition
 from domain.errors import DefinitionError, PhaselogError, UnknownPipeline
 from projections.keys import KeyStore, new_key
 
-pipelines_app = typer.Typer(help="Pipeline definitions.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys (stored hashed).", no_args_is_help=True)
+pipelines_app = typer.Typer(
+    help="Pipeline definitions.",
+    no_args_is_help=True,
+    cls=Listing,
+    rich_markup_mode=None,
+)
+keys_app = typer.Typer(
+    help="API keys (stored hashed).",
+    no_args_is_help=True,
+    cls=Listing,
+    rich_markup_mode=None,
+)
 NONE_YET = (
     "no pipeline registered yet: `phaselog demo`, `phaselog serve` or "
     "`phaselog import` registers the presets and PHASELOG_PIPELINES_DIR"

@@ -12,7 +12,6 @@ from api.app import open_tracker
 from api.cli import app
 from api.demo import load_demo
 from bench.generator import history
-from domain.application import PhaseTracker
 from domain.commands import LogAction
 from projections.runner import Projector
 from tests.helpers.clock import FakeClock
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from api.settings import Settings
+    from domain.application import PhaseTracker
     from projections.models import Funnel
 
 pytestmark = pytest.mark.usefixtures("cli_database")

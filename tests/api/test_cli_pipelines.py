@@ -12,7 +12,7 @@ from api.app import open_tracker
 from api.cli import app
 from api.settings import eventsourcing_env
 from domain.application import PhaseTracker
-from domain.definitions import PRESETS_DIR, load_presets
+from domain.definitions import load_presets
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,7 +31,9 @@ phases:
   - {key: first_call_booked_with_the_decision_maker, label: {en: Call booked}}
   - {key: signed, label: {en: Signed}, kind: won}
 actions:
-  - {key: call_booked, label: {en: Call booked}, to: first_call_booked_with_the_decision_maker}
+  - key: call_booked
+    label: {en: Call booked}
+    to: first_call_booked_with_the_decision_maker
   - {key: signature, label: {en: Signature}, to: signed}
 """
 
