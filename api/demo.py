@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bench.generator import batches, history
-from domain.commands import LogAction, VoidAction
+from domain.commands import LogAction, VoidAction, digest_of
 from domain.errors import PhaselogError
 
 if TYPE_CHECKING:
@@ -58,7 +58,16 @@ def load_demo(
     deals = set()
     for batch in batches(history(actions, seed=seed, now=now), batch_size):
         logs = [c for c in batch if isinstance(c, LogAction)]
-        for command, answer in zip(logs, tracker.log_actions(logs), strict=True):
+        # What is stored already, as it would be stored, needs no deal loaded:
+        # replaying 300,000 through `log_actions` took 4 minutes (PostgreSQL).
+        stored = tracker.keys.find_actions([str(c.action_id) for c in logs])
+        fresh = [
+            c
+            for c in logs
+            if stored.get(str(c.action_id), (None, None))[1] != digest_of(c)
+        ]
+        summary.replayed += len(logs) - len(fresh)
+        for command, answer in zip(fresh, tracker.log_actions(fresh), strict=True):
             if isinstance(answer, PhaselogError):
                 summary.rejected.append((str(command.action_id), str(answer)))
             elif answer.replayed:
