@@ -30,7 +30,6 @@ _REFERENCE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 @dataclass
 class DemoSummary:
     now: dt.datetime  # where the history ends
-    first_run: bool  # False: `now` was found in the database
     stored: int = 0
     replayed: int = 0
     voided: int = 0
@@ -52,9 +51,8 @@ def load_demo(
     A first run ends the history at the tracker's clock, so stale deals and
     ages are current; a later one reuses that end (see the module's docstring).
     """
-    found = loaded_until(tracker, seed)
-    now = found or tracker.clock().replace(microsecond=0)
-    summary = DemoSummary(now=now, first_run=found is None)
+    now = loaded_until(tracker, seed) or tracker.clock().replace(microsecond=0)
+    summary = DemoSummary(now=now)
     deals = set()
     for batch in batches(history(actions, seed=seed, now=now), batch_size):
         logs = [c for c in batch if isinstance(c, LogAction)]
