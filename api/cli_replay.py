@@ -114,21 +114,24 @@ def _entry(step: Step, width: int) -> list[str]:
     }
     for name, text in texts.items():
         for number, paragraph in enumerate((text or "").splitlines()):
-            head = f"{name}: " if number == 0 else ""
-            lines += _wrapped(printable(head + paragraph), width, INDENT, fold=True)
+            # a line of the text's own is indented as its wrapped lines are
+            first = number == 0
+            said = printable(f"{name}: {paragraph}" if first else paragraph)
+            lines += _wrapped(said, width, INDENT if first else INDENT * 2, fold=True)
     return lines
 
 
 def _wrapped(
     text: str, width: int, indent: str = "", *, fold: bool = False
 ) -> list[str]:
-    """`text` broken at spaces to `width`; `fold` also splits a word too long for
-    a line (a note's), else such a word (a key) stays whole on a line of its own."""
+    """`text` broken at spaces to `width`, its lines after the first indented
+    further; `fold` also splits a word too long for a line (a note's), else
+    such a word (a key) stays whole on a line of its own."""
     return textwrap.wrap(
         text,
         width=width,
         initial_indent=indent,
-        subsequent_indent=indent * 2,
+        subsequent_indent=indent + INDENT,
         break_long_words=fold,
         break_on_hyphens=False,
     ) or [indent]
