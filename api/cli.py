@@ -6,7 +6,6 @@ is one readable line on stderr and exit status 1, never a traceback.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ from rich.table import Table
 
 from api.cli_admin import keys_app, pipelines_app
 from api.cli_common import (
+    Listing,
     err,
     one_line_errors,
     opened,
@@ -30,6 +30,8 @@ app = typer.Typer(
     help="Event-sourced phase tracker for sales pipelines.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=Listing,
+    rich_markup_mode=None,
 )
 app.add_typer(pipelines_app, name="pipelines")
 app.add_typer(keys_app, name="keys")
@@ -123,18 +125,39 @@ def project(
 def demo(
     actions: Annotated[int, typer.Option(help="how many actions to log")] = 3000,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same data)")] = 7,
+    show: Annotated[int, typer.Option(help="rejected lines to list")] = 5,
 ) -> None:
-    """Load the presets and a synthetic history: deals over months, drop-offs."""
+    """Load the presets and a synthetic history: deals over months, drop-offs.
+
+    Safe to run again: a later run finds the history it loaded (same seed) and
+    stores nothing twice. A rejected line is listed and makes the exit status 1.
+    """
     from api.demo import load_demo
 
     with opened() as tracker, progress_bar() as bar:
         task = bar.add_task("demo history", total=actions)
         summary = load_demo(tracker, actions, seed, lambda n: bar.advance(task, n))
+    until = summary.now.strftime("%Y-%m-%d %H:%M UTC")
+    if summary.stored == summary.voided == 0 and not summary.rejected:
+        out.print(
+            f"demo: already loaded ({summary.replayed} actions, history up to "
+            f"{until}); nothing stored",
+            soft_wrap=True,
+        )
+        return
     out.print(
         f"demo: {summary.stored} actions stored on {summary.deals} deals "
         f"({summary.replayed} already there, {summary.voided} voided, "
-        f"{summary.rejected} rejected)"
+        f"{len(summary.rejected)} rejected), history up to {until}",
+        soft_wrap=True,
     )
+    if summary.rejected:
+        for action_id, reason in summary.rejected[:show]:
+            err.print(printable(f"rejected {action_id}: {reason}"), soft_wrap=True)
+        if len(summary.rejected) > show:
+            more = len(summary.rejected) - show
+            err.print(f"... and {more} more rejected (--show to list them)")
+        raise typer.Exit(1)
 
 
 @app.command("import")
@@ -198,41 +221,57 @@ def rebuild(
 @app.command()
 @one_line_errors
 def replay(
-    deal_id: Annotated[uuid.UUID, typer.Argument(help="the deal's id")],
+    deal_id: Annotated[
+        uuid.UUID | None,
+        typer.Argument(help="the deal's id; or name it by its keys, below"),
+    ] = None,
+    pipeline: Annotated[
+        str | None, typer.Option(help="the deal's pipeline, with --contact")
+    ] = None,
+    contact: Annotated[str | None, typer.Option(help="the deal's contact_id")] = None,
+    object_id: Annotated[
+        str | None,
+        typer.Option("--object", help="the deal's object_id, if it has one"),
+    ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option(help="business time to stop at, ISO 8601 (UTC if naive)"),
+        typer.Option(
+            help="business time to stop at: ISO 8601 with a timezone, or a date "
+            "(through its end, UTC)"
+        ),
     ] = None,
     known_at: Annotated[
-        str | None, typer.Option(help="only what was recorded by then, ISO 8601")
+        str | None,
+        typer.Option(help="only what was recorded by then; written as --as-of"),
     ] = None,
 ) -> None:
-    """Print a deal's timeline: every entry with the phase before and after it."""
-    from api.convert import timeline_out
+    """Print a deal's timeline: each entry's business and recording times, and
+    the phase before and after it.
 
-    with opened() as tracker:
-        found = timeline_out(
-            tracker.timeline(
-                deal_id,
-                as_of=_when("--as-of", as_of),
-                known_at=_when("--known-at", known_at),
-            )
-        )
-    table = Table(title=f"deal {deal_id}")
-    for name in ("occurred", "kind", "action", "outcome", "before", "after", "note"):
-        table.add_column(name, overflow="fold", no_wrap=name == "occurred")
-    for entry in found.entries:
-        table.add_row(
-            entry.occurred_at.strftime("%Y-%m-%d %H:%M"),
-            entry.kind + (" (voided)" if entry.voided else ""),
-            printable(entry.type or entry.voids or ""),
-            printable(entry.outcome or ""),
-            entry.phase_before or "-",
-            entry.phase_after or "-",
-            printable(entry.note or entry.reason or ""),
-        )
-    out.print(table)
-    out.print(f"phase: {found.phase or '-'}")
+    Name the deal by its id (`phaselog replay 5f0c...`) or by the keys its
+    actions carry: `phaselog replay --pipeline nl-tesoro --contact c-1`, with
+    `--object flat-3` for a deal about an object.
+    """
+    from api.cli_replay import deal_named, moment_option, timeline_lines
+    from domain.errors import DealNotFound
+
+    deal = deal_named(deal_id, pipeline, contact, object_id)
+    moments = {
+        "as_of": moment_option("--as-of", as_of),
+        "known_at": moment_option("--known-at", known_at),
+    }
+    with opened(register=False) as tracker:
+        try:
+            found = tracker.timeline(deal, **moments)
+        except DealNotFound:
+            if deal_id is not None:
+                raise
+            on = f" on object {object_id!r}" if object_id is not None else ""
+            raise DealNotFound(
+                f"of contact {contact!r}{on} in pipeline {pipeline!r}"
+            ) from None
+    for line in timeline_lines(found, out.width, **moments):
+        out.print(line, soft_wrap=True)
 
 
 @app.command()
@@ -254,19 +293,6 @@ def verify() -> None:
     out.print(table)
     err.print(f"error: {len(differences)} differences between read models and log")
     raise typer.Exit(1)
-
-
-def _when(option: str, value: str | None) -> dt.datetime | None:
-    """An ISO 8601 time; a naive one is taken as UTC (a terminal has no zone)."""
-    if value is None:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not an ISO 8601 time", param_hint=option
-        ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def main() -> Any:

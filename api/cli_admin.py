@@ -12,13 +12,35 @@ import typer
 from rich import box
 from rich.table import Table
 
-from api.cli_common import describe, err, one_line_errors, opened, out, printable
+from api.cli_common import (
+    Listing,
+    describe,
+    err,
+    one_line_errors,
+    opened,
+    out,
+    printable,
+)
 from domain.definitions import json_schema, load_definition
-from domain.errors import DefinitionError
+from domain.errors import DefinitionError, PhaselogError, UnknownPipeline
 from projections.keys import KeyStore, new_key
 
-pipelines_app = typer.Typer(help="Pipeline definitions.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys (stored hashed).", no_args_is_help=True)
+pipelines_app = typer.Typer(
+    help="Pipeline definitions.",
+    no_args_is_help=True,
+    cls=Listing,
+    rich_markup_mode=None,
+)
+keys_app = typer.Typer(
+    help="API keys (stored hashed).",
+    no_args_is_help=True,
+    cls=Listing,
+    rich_markup_mode=None,
+)
+NONE_YET = (
+    "no pipeline registered yet: `phaselog demo`, `phaselog serve` or "
+    "`phaselog import` registers the presets and PHASELOG_PIPELINES_DIR"
+)
 
 
 class RoleName(enum.StrEnum):
@@ -31,10 +53,13 @@ class RoleName(enum.StrEnum):
 @pipelines_app.command("list")
 @one_line_errors
 def list_pipelines() -> None:
-    """Every pipeline registered in the database, latest version."""
-    with opened() as tracker:
-        found = tracker.pipelines()
-    table = Table("id", "version", "label", "phases", "actions")
+    """Every pipeline the database holds, at its latest version."""
+    with opened(register=False) as tracker:
+        found = tracker.registered_pipelines()
+    if not found:
+        out.print(NONE_YET)
+        return
+    table = _table("id", "version", "label", "phases", "actions", wraps={"label"})
     for p in found:
         label = p.label.get("en") or next(iter(p.label.values()), "")
         table.add_row(
@@ -51,16 +76,32 @@ def list_pipelines() -> None:
 @one_line_errors
 def show_pipeline(
     pipeline_id: Annotated[str, typer.Argument(help="a pipeline id")],
-    version: Annotated[int | None, typer.Option(help="a past version")] = None,
+    version: Annotated[
+        int | None, typer.Option(help="a past version", show_default="the latest")
+    ] = None,
 ) -> None:
-    """A pipeline's phases and the actions leading to each."""
-    with opened() as tracker:
-        p = tracker.pipeline(pipeline_id, version)
-        versions = len(tracker.pipeline_versions(pipeline_id))
+    """A pipeline's phases and the actions leading to each, as stored."""
+    with opened(register=False) as tracker:
+        try:
+            versions = tracker.pipeline_versions(pipeline_id)
+        except UnknownPipeline:
+            held = [p.id for p in tracker.registered_pipelines()]
+            raise PhaselogError(
+                f"unknown pipeline {pipeline_id!r}; "
+                + (f"this database holds {', '.join(held)}" if held else NONE_YET)
+            ) from None
+    if version is not None and not 1 <= version <= len(versions):
+        raise PhaselogError(
+            f"pipeline {pipeline_id!r} has no version {version}; "
+            + _versions(len(versions))
+        )
+    p = versions[(version or len(versions)) - 1]
     out.print(
-        f"{p.id} v{p.version} of {versions}: {p.progression}, skip {p.skip_policy}"
+        f"{p.id} v{p.version} of {len(versions)}: {p.progression}, skip {p.skip_policy}"
     )
-    table = Table("phase", "kind", "label", "stale after", "reached by")
+    table = _table(
+        "phase", "kind", "label", "stale after", "reached by", wraps={"label"}
+    )
     for phase in p.phases:
         by = [a.key for a in p.actions if any(r.to == phase.key for r in a.rules)]
         stale = f"{phase.stale_after_days} d" if phase.stale_after_days else ""
@@ -69,9 +110,24 @@ def show_pipeline(
             phase.kind,
             printable(p.label_of(phase.key)),
             stale,
-            ", ".join(by),
+            "\n".join(by),  # one key a line: a key is never split
         )
     out.print(table)
+
+
+def _versions(count: int) -> str:
+    return "it has version 1 only" if count == 1 else f"it has versions 1 to {count}"
+
+
+def _table(*headers: str, wraps: set[str]) -> Table:
+    """Keys whole (a column of keys never wraps), text wrapped at spaces; a
+    word wider than the terminal folds rather than losing its end."""
+    table = Table(
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0)
+    )
+    for header in headers:
+        table.add_column(header, overflow="fold", no_wrap=header not in wraps)
+    return table
 
 
 @pipelines_app.command("validate")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -12,6 +13,8 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from api.settings import Settings
 from domain.errors import PhaselogError
@@ -19,6 +22,9 @@ from domain.staging import UNREACHABLE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    # typer's own copy of click, whose classes its groups are made of
+    from typer._click import Context, HelpFormatter
 
     from domain.application import PhaseTracker
 
@@ -33,6 +39,25 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+class Listing(TyperGroup):
+    """A group whose help lists each command with its whole first sentence,
+    wrapped at spaces (click cuts it at the terminal's width with "...").
+
+    Its apps take `rich_markup_mode=None`: click's own help, not rich's
+    panels, which at 80 columns cut option names (`--projector-proc…`).
+    """
+
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=sys.maxsize)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn the errors a user can cause into one line and exit status 1."""
 
@@ -40,7 +65,13 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (click.ClickException, click.exceptions.Exit, typer.Exit, typer.Abort):
+        except (
+            click.ClickException,
+            click.exceptions.Exit,
+            TyperException,  # typer's own click's: BadParameter, UsageError
+            typer.Exit,
+            typer.Abort,
+        ):
             raise
         except (PhaselogError, ValidationError, OSError, RuntimeError) as error:
             err.print(f"error: {describe(error)}", soft_wrap=True)
@@ -80,11 +111,20 @@ def _field(error: ValidationError, loc: tuple[int | str, ...]) -> str:
 
 
 @contextmanager
-def opened() -> Iterator[PhaseTracker]:
-    """The service on the configured database (presets registered), then closed."""
+def opened(*, register: bool = True) -> Iterator[PhaseTracker]:
+    """The service on the configured database, then closed. With `register`,
+    the presets and PHASELOG_PIPELINES_DIR are registered first; a command
+    that only reads registers nothing (no new version behind a server's back)."""
     from api.app import open_tracker
+    from api.settings import eventsourcing_env
+    from domain.application import PhaseTracker
 
-    tracker = open_tracker(Settings())
+    settings = Settings()
+    tracker = (
+        open_tracker(settings)
+        if register
+        else PhaseTracker(eventsourcing_env(settings))
+    )
     try:
         yield tracker
     finally:

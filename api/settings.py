@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api import database_url
 from projections.keys import MIN_KEY_LENGTH
 
 SQLITE_RECORDER = "projections.recorders:SQLitePhaselogRecorder"
@@ -36,12 +37,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def check_url(cls, value: str) -> str:
-        scheme = urlsplit(value).scheme
-        if scheme not in ("sqlite", "postgresql", "postgres"):
-            raise ValueError(
-                "must start with sqlite:/// or postgresql:// (got "
-                f"{scheme or 'no scheme'!r})"
-            )
+        database_url.check(value)
         return value
 
     @field_validator("admin_key")
@@ -56,7 +52,7 @@ class Settings(BaseSettings):
 
     @property
     def is_postgres(self) -> bool:
-        return urlsplit(self.database_url).scheme != "sqlite"
+        return not database_url.is_sqlite(self.database_url)
 
 
 def eventsourcing_env(settings: Settings) -> dict[str, str]:
@@ -79,16 +75,16 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
             "SQLITE_LOCK_TIMEOUT": "30",
             "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER,
         }
-    query = parse_qs(url.query)
+    where = database_url.postgres(settings.database_url)
     return {
         **common,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
-        "POSTGRES_HOST": query.get("host", [url.hostname or "127.0.0.1"])[0],
-        "POSTGRES_PORT": str(url.port or 5432),
-        "POSTGRES_USER": unquote(url.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(url.password or ""),
-        "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+        "POSTGRES_DBNAME": where.dbname,
+        "POSTGRES_HOST": where.host,
+        "POSTGRES_PORT": where.port,
+        "POSTGRES_USER": where.user,
+        "POSTGRES_PASSWORD": where.password,
+        "POSTGRES_SCHEMA": where.schema,
         "POSTGRES_POOL_SIZE": str(settings.pool_size),
         "POSTGRES_MAX_OVERFLOW": str(settings.pool_size),
         "POSTGRES_CONNECT_TIMEOUT": "10",

@@ -28,7 +28,7 @@ from eventsourcing.persistence import (
 )
 
 from domain.batch import BatchWriter
-from domain.catalog import PipelineHistory, catalog_id_for
+from domain.catalog import PipelineHistory, catalog_id_for, registered_ids
 from domain.commands import (
     DealView,
     LogAction,
@@ -226,8 +226,21 @@ class PhaseTracker(Application[uuid.UUID]):
         return sorted(self._latest.values(), key=lambda p: p.id)
 
     def pipeline_versions(self, pipeline_id: str) -> list[Pipeline]:
-        self.pipeline(pipeline_id)
-        return self._load_history(pipeline_id)
+        """Every stored version, oldest first, whoever registered them."""
+        versions = self._load_history(pipeline_id)
+        if not versions:
+            raise UnknownPipeline(pipeline_id)
+        return versions
+
+    def registered_pipelines(self) -> list[Pipeline]:
+        """The latest stored version of every pipeline this database holds, by
+        id: registered by any process, at any time. Registers nothing."""
+        latest = [
+            history.versions()[-1]
+            for pipeline_id in set(registered_ids(self.recorder, self.mapper))
+            if (history := self._history(pipeline_id)) and history.definitions
+        ]
+        return sorted(latest, key=lambda p: p.id)
 
     # -- commands --------------------------------------------------------------
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 
 from domain.errors import DefinitionError
 from domain.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 PRESETS_DIR = Path(__file__).parent / "pipelines"
 
@@ -104,11 +107,24 @@ def json_schema() -> dict[str, Any]:
 
 def _describe(error: ValidationError, data: dict[str, Any]) -> str:
     problems = []
-    for item in error.errors():
+    items = error.errors()
+    for item in items:
+        if item["type"] == "too_short" and _inside(item["loc"], items):
+            # pydantic counts only the items that validated: a list whose
+            # every item is wrong is "too short" as well. The items say it.
+            continue
         path = _path(item["loc"], data)
         message = item["msg"].removeprefix("Value error, ")
         problems.append(f"{path}: {message}" if path else message)
     return "; ".join(problems)
+
+
+def _inside(loc: tuple[int | str, ...], items: list[ErrorDetails]) -> bool:
+    """Whether another error lies inside what `loc` names."""
+    return any(
+        len(other["loc"]) > len(loc) and other["loc"][: len(loc)] == loc
+        for other in items
+    )
 
 
 def _path(loc: tuple[int | str, ...], data: Any) -> str:

@@ -65,3 +65,10 @@ def head(client: TestClient) -> int:
     """The position of the last stored event: unchanged means nothing was stored."""
     tracker = client.app.state.tracker  # type: ignore[attr-defined]
     return int(tracker.recorder.max_notification_id() or 0)
+
+
+@pytest.fixture
+def cli_database(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """`phaselog` commands run in this test use the test database."""
+    monkeypatch.setenv("PHASELOG_DATABASE_URL", settings.database_url)
+    monkeypatch.delenv("PHASELOG_PIPELINES_DIR", raising=False)

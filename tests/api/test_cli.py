@@ -209,7 +209,7 @@ def test_demo_then_replay_then_verify(service: PhaseTracker) -> None:
 
     assert demo.exit_code == 0, demo.output
     assert "60 actions stored" in demo.output
-    assert "0 actions stored" in again.output
+    assert "demo: already loaded (60 actions" in again.output
     assert replayed.exit_code == 0
     assert f"phase: {page.rows[0].phase}" in replayed.output
     assert "phase: -" in early.output
