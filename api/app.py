@@ -18,11 +18,11 @@ from api.waiting import ProjectionWaits
 from domain.application import PhaseTracker
 from domain.collector import tune_gc
 from domain.definitions import check_chains, load_definition, load_presets
-from projections import lifeline
-from projections.keys import KeyStore
-from projections.lockfiles import file_lock
 from projections.reports import Reports
 from projections.runner import Projector
+from storage import lifeline
+from storage.api_keys import KeyStore
+from storage.lockfiles import file_lock
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from projections.keys import KeyStore, Role
+from storage.api_keys import KeyStore, Role
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

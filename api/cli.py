@@ -68,7 +68,7 @@ def serve(
     from api.auth import check_bind
     from api.settings import eventsourcing_env
     from domain.helper import shared_database
-    from projections import lifeline
+    from storage import lifeline
 
     settings = Settings()
     with opened() as tracker:

@@ -23,7 +23,7 @@ from api.cli_common import (
 )
 from domain.definitions import json_schema, load_definition
 from domain.errors import DefinitionError, PhaselogError, UnknownPipeline
-from projections.keys import KeyStore, new_key
+from storage.api_keys import KeyStore, new_key
 
 pipelines_app = typer.Typer(
     help="Pipeline definitions.",

@@ -9,10 +9,10 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api import database_url
-from projections.keys import MIN_KEY_LENGTH
+from storage.api_keys import MIN_KEY_LENGTH
 
-SQLITE_RECORDER = "projections.recorders:SQLitePhaselogRecorder"
-POSTGRES_RECORDER = "projections.recorders:PostgresPhaselogRecorder"
+SQLITE_RECORDER = "storage.sqlite:SQLitePhaselogRecorder"
+POSTGRES_RECORDER = "storage.postgres:PostgresPhaselogRecorder"
 
 
 class Settings(BaseSettings):

@@ -31,7 +31,7 @@ from bench.generator import batches, history
 from bench.wire import action_body
 from domain.commands import LogAction, VoidAction
 from domain.errors import PhaselogError
-from projections.recorders import ACTION_KEYS
+from storage.log import ACTION_KEYS
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import Notification

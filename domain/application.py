@@ -1,9 +1,9 @@
 """The application service: load a deal, run the command through the engine, save.
 
 Persistence comes from the eventsourcing environment (SQLite or PostgreSQL). The
-recorder is ours (`projections.recorders`): it writes each action's idempotency key
-in the same transaction as the events, so a replayed or concurrent request can never
-store an action twice.
+recorder is ours (`storage.sqlite`, `storage.postgres`): it writes each action's
+idempotency key in the same transaction as the events, so a replayed or concurrent
+request can never store an action twice.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class PhaseTracker(Application[uuid.UUID]):
     ) -> None:
         super().__init__(dict(env or {}))
         if not isinstance(self.recorder, ActionKeys):
-            raise TypeError("phaselog needs its own recorder (projections.recorders)")
+            raise TypeError("phaselog needs its own recorder (storage.sqlite/postgres)")
         self.keys: ActionKeys = self.recorder
         self.clock = clock
         self._versions: dict[tuple[str, int], Pipeline] = {}

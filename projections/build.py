@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING
 from domain.application import PhaseTracker
 from domain.collector import tune_gc
 from projections.fold import Folder
-from projections.lifeline import end_with_parent
 from projections.schema import Schema
 from projections.store import store_for
 from projections.writer import PageWriter
+from storage.lifeline import end_with_parent
 
 if TYPE_CHECKING:
     from collections.abc import Callable

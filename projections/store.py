@@ -21,7 +21,7 @@ from psycopg import IsolationLevel
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Identifier
 
-from projections.recorders import sqlite_write_lock
+from storage.sqlite import sqlite_write_lock
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg.sql import SQL, Identifier
 
-from projections.lockfiles import lock_file, release, remove_if_free, try_locked
 from projections.store import PostgresStore, SQLiteStore
+from storage.lockfiles import lock_file, release, remove_if_free, try_locked
 
 if TYPE_CHECKING:
     import threading

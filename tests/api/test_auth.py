@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import Principal, authenticate, check_bind
-from projections.keys import ROLES, hash_key
+from storage.api_keys import ROLES, hash_key
 from tests.api.conftest import ADMIN_KEY, action, bearer
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ from api.app import open_tracker
 from api.cli import app
 from domain.definitions import PRESETS_DIR
 from projections.aggregates import STAGE_COUNTS
-from projections.keys import KeyStore
 from projections.runner import Projector
 from projections.schema import DEAL_PHASES
+from storage.api_keys import KeyStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

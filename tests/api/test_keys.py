@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from api.app import create_app, open_tracker
 from api.cli import app as cli
 from bench.server import free_port
-from projections.keys import KeyProblem, KeyStore, hash_key
+from storage.api_keys import KeyProblem, KeyStore, hash_key
 from tests.api.conftest import ADMIN_KEY, bearer
 from tests.helpers.processes import PHASELOG
 

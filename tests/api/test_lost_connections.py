@@ -2,7 +2,7 @@
 the next requests are served on new ones, with no error and nothing lost.
 
 The pool checks a connection before lending it, pinging only one whose socket
-has something to read (`projections.recorders.ping_if_stirred`): a connection
+has something to read (`storage.postgres.ping_if_stirred`): a connection
 the server ended has its goodbye or end of file waiting there.
 """
 

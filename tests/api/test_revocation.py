@@ -10,7 +10,7 @@ import httpx
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from projections.keys import KEY_CACHE_SECONDS
+from storage.api_keys import KEY_CACHE_SECONDS
 from tests.api.conftest import bearer
 from tests.api.serving import server
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from api.app import open_tracker, startup_lock
-from projections.keys import KeyStore
 from projections.runner import Projector
+from storage.api_keys import KeyStore
 from tests.api.conftest import ADMIN_KEY, START, action, bearer
 from tests.api.serving import server
 from tests.helpers.processes import children, ended

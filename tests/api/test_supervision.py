@@ -25,8 +25,8 @@ from api.app import open_tracker
 from api.demo import load_demo
 from api.settings import Settings, eventsourcing_env
 from bench.server import free_port
-from projections.lockfiles import file_lock
 from projections.schema import DEAL_PHASES, TRACKING, physical
+from storage.lockfiles import file_lock
 from tests.api.conftest import ADMIN_KEY, action, bearer
 from tests.api.serving import server
 from tests.conftest import _libpq

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import DataError
 
-from projections.recorders import PostgresPhaselogRecorder, SQLitePhaselogRecorder
+from storage.postgres import PostgresPhaselogRecorder
+from storage.sqlite import SQLitePhaselogRecorder
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

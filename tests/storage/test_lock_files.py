@@ -6,8 +6,8 @@ import os
 import threading
 from pathlib import Path
 
-from projections.lockfiles import file_lock, locked, remove_if_free
 from projections.wakeup import FileWakeup
+from storage.lockfiles import file_lock, locked, remove_if_free
 from tests.helpers.processes import until, waiting_on
 
 

@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.settings import Settings
 from projections import store
-from projections.recorders import WAL_AUTOCHECKPOINT
 from projections.store import WAL_RESTART_FRAMES
+from storage.sqlite import WAL_AUTOCHECKPOINT
 from tests.api.conftest import ADMIN_KEY, action, bearer, head
 
 if TYPE_CHECKING:

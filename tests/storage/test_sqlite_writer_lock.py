@@ -12,7 +12,7 @@ from domain.application import PhaseTracker
 from domain.commands import LogAction
 from domain.deal import deal_id_for
 from domain.definitions import load_presets
-from projections.recorders import sqlite_write_lock
+from storage.sqlite import sqlite_write_lock
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event

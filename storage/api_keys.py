@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from eventsourcing.persistence import IntegrityError
 
 from domain.errors import PhaselogError
-from projections.key_table import ROLES, Role, StoredKey, key_table
+from storage.api_key_table import ROLES, Role, StoredKey, key_table
 
 if TYPE_CHECKING:
     from collections.abc import Callable

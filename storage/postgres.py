@@ -1,10 +1,9 @@
-"""Our application recorders: the library's, plus the table of action keys.
+"""The event store on PostgreSQL: the library's recorder, faster, and the keys.
 
-Every action, move and void carries an idempotency key (`action_id`). The key, the
-deal it belongs to and a digest of the command's content are inserted in the SAME
-transaction as the events, so a key is stored exactly when its event is; a second
-writer racing with the same key fails on the primary key and then answers from the
-log. The service reaches these recorders by topic (APPLICATION_RECORDER_TOPIC).
+The action keys go in the same transaction as the events (`storage.log`); a save
+is one statement (a function that inserts the keys, takes the table lock,
+notifies and inserts the events), a big one a COPY. The service reaches this
+recorder by its topic (APPLICATION_RECORDER_TOPIC, see api/settings.py).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import contextlib
 import os
 import select
 import threading
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -30,208 +28,22 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import (
-    SQLiteApplicationRecorder,
-    SQLiteConnectionPool,
-    SQLiteDatastore,
-)
 from eventsourcing.utils import retry
 from psycopg import Connection
 from psycopg import OperationalError as ConnectionLost
 from psycopg.sql import SQL, Identifier, Literal
 from psycopg_pool import ConnectionPool
 
-from projections.lockfiles import file_lock, remove_free_lock_files
+from storage.log import ACTION_KEYS, ActionKey
 
 if TYPE_CHECKING:
+    import uuid
     from collections.abc import Iterator, Mapping, Sequence
 
-    from eventsourcing.sqlite import SQLiteConnection, SQLiteCursor
     from psycopg.rows import DictRow
 
-ActionKey = tuple[str, uuid.UUID, str]  # action_id, deal_id, digest
-ACTION_KEYS = "action_keys"
 COPY_THRESHOLD = 200  # events per save from which COPY beats INSERT ... unnest
-# SQLite: write-ahead log frames (pages) from which a commit copies the log into
-# the database file itself (SQLite's default is 1,000); see `checkpoints_deferred`.
-WAL_AUTOCHECKPOINT = 10_000
 INSERT_FUNCTION = "phaselog_insert_events"
-
-
-def sqlite_write_lock(db_name: str) -> contextlib.AbstractContextManager[None]:
-    """One writing transaction at a time on a SQLite file, across processes.
-
-    SQLite lets a writer that finds the database locked sleep and try again, in
-    steps of up to 100 ms: with two server processes, their projector and an
-    expiry sweep writing, a write waited tens to hundreds of milliseconds for a
-    lock released long before. Writers queue on an advisory lock on a file
-    beside the database instead; the kernel wakes the next one at once. Each
-    holder opens the file anew, so threads exclude each other too. The file
-    stays between writes: it goes when the database is closed and no one holds
-    it (`lock_files_removed_at_close`).
-    """
-    return file_lock(db_name, "write")
-
-
-def lock_files_removed_at_close(datastore: SQLiteDatastore) -> None:
-    """Closing the datastore (the tracker's close) removes the lock files beside
-    the database that no one holds, so that none outlives the last process.
-
-    Once only: the library closes the datastore again when it is collected,
-    perhaps at the interpreter's exit, when a module this needs may be gone;
-    a lock file left then is removed by the next process to close.
-    """
-    close = datastore.close  # no public hook for the datastore's close
-    db_name = datastore.pool.db_name
-    closed = False
-
-    def closing() -> None:
-        nonlocal closed
-        close()
-        if not closed:
-            closed = True
-            try:
-                remove_free_lock_files(db_name)
-            except Exception:  # noqa: BLE001 - see above: nothing to undo
-                pass
-
-    datastore.close = closing  # type: ignore[method-assign]
-
-
-def checkpoints_deferred(pool: SQLiteConnectionPool) -> None:
-    """The pool's connections leave checkpoints to the projector, up to a point.
-
-    A checkpoint copies the write-ahead log's pages into the database file and
-    syncs it. SQLite runs one inside the commit that takes the log past 1,000
-    pages, so under our write lock: under a steady 1,000 actions/s nearly every
-    projection page's commit did (its deals' rows touch ~1,400 pages), 23 ms of
-    its 46, while every logging request waited behind it. The projector
-    checkpoints after its pages instead, outside the lock (`Store.checkpoint`);
-    a commit still does once the log holds `WAL_AUTOCHECKPOINT` pages, so a
-    process without a projector (an import) keeps it bounded as well.
-    """
-    create = pool._create_connection  # no public hook for a new connection
-
-    def create_connection() -> SQLiteConnection:
-        connection = create()
-        setting = f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT}"
-        connection._sqlite_conn.execute(setting).fetchall()
-        return connection
-
-    pool._create_connection = create_connection  # type: ignore[method-assign]
-
-
-class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
-    def __init__(
-        self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
-    ) -> None:
-        checkpoints_deferred(datastore.pool)  # before the library's first connection
-        lock_files_removed_at_close(datastore)
-        super().__init__(datastore, events_table_name)
-        self.db_name = datastore.pool.db_name
-
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        with sqlite_write_lock(self.db_name):
-            return super().insert_events(stored_events, **kwargs)
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            f"CREATE TABLE IF NOT EXISTS {ACTION_KEYS} ("
-            "action_id TEXT PRIMARY KEY, deal_id TEXT NOT NULL, digest TEXT NOT NULL)",
-        ]
-
-    def _insert_events(
-        self,
-        c: SQLiteCursor,
-        stored_events: Sequence[StoredEvent],
-        **kwargs: Any,
-    ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        keys: list[ActionKey] = kwargs.get("action_keys") or []
-        c.executemany(
-            f"INSERT INTO {ACTION_KEYS} (action_id, deal_id, digest) VALUES (?, ?, ?)",
-            [(action_id, deal_id.hex, digest) for action_id, deal_id, digest in keys],
-        )
-        return ids
-
-    def held(self) -> contextlib.AbstractContextManager[None]:
-        """SQLite's connections are this thread's own already: nothing to hold."""
-        return contextlib.nullcontext()
-
-    def find_action(self, action_id: str) -> tuple[uuid.UUID, str] | None:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT deal_id, digest FROM {ACTION_KEYS} WHERE action_id = ?",
-                (action_id,),
-            )
-            row = c.fetchone()
-        return None if row is None else (uuid.UUID(row["deal_id"]), row["digest"])
-
-    def find_actions(
-        self, action_ids: Sequence[str]
-    ) -> dict[str, tuple[uuid.UUID, str]]:
-        found: dict[str, tuple[uuid.UUID, str]] = {}
-        with self.datastore.transaction(commit=False) as c:
-            for chunk in _chunks(list(action_ids), 500):
-                marks = ",".join("?" * len(chunk))
-                c.execute(
-                    f"SELECT action_id, deal_id, digest FROM {ACTION_KEYS} "
-                    f"WHERE action_id IN ({marks})",
-                    chunk,
-                )
-                for row in c.fetchall():
-                    deal_id = uuid.UUID(row["deal_id"])
-                    found[row["action_id"]] = (deal_id, row["digest"])
-        return found
-
-    def lookup(
-        self, action_ids: Sequence[str], versions: Mapping[uuid.UUID, int]
-    ) -> tuple[dict[str, tuple[uuid.UUID, str]], dict[uuid.UUID, list[StoredEvent]]]:
-        """`find_actions` and `select_events_after`: a file has no round trips."""
-        found = self.find_actions(action_ids) if action_ids else {}
-        return found, self.select_events_after(versions)
-
-    def select_events_after(
-        self, versions: Mapping[uuid.UUID, int]
-    ) -> dict[uuid.UUID, list[StoredEvent]]:
-        events: dict[uuid.UUID, list[StoredEvent]] = {}
-        pairs = list(versions.items())
-        with self.datastore.transaction(commit=False) as c:
-            for start in range(0, len(pairs), 400):
-                chunk = pairs[start : start + 400]
-                where = " OR ".join(
-                    ["(originator_id = ? AND originator_version > ?)"] * len(chunk)
-                )
-                c.execute(
-                    "SELECT originator_id, originator_version, topic, state "
-                    f"FROM {self.events_table_name} WHERE {where} "
-                    "ORDER BY originator_id, originator_version",
-                    [value for i, v in chunk for value in (i.hex, v)],
-                )
-                for row in c.fetchall():
-                    originator_id = uuid.UUID(row["originator_id"])
-                    events.setdefault(originator_id, []).append(
-                        StoredEvent(
-                            originator_id=originator_id,
-                            originator_version=row["originator_version"],
-                            topic=row["topic"],
-                            state=row["state"],
-                        )
-                    )
-        return events
-
-    def position_of(self, deal_id: uuid.UUID, version: int) -> int | None:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT rowid FROM {self.events_table_name} "
-                "WHERE originator_id = ? AND originator_version = ?",
-                (deal_id.hex, version),
-            )
-            row = c.fetchone()
-        return None if row is None else int(row[0])
 
 
 def ping_if_stirred(conn: Connection[Any]) -> None:
@@ -585,7 +397,3 @@ def _stored(row: Mapping[str, Any]) -> StoredEvent:
 
 def _version(event: StoredEvent) -> int:
     return event.originator_version
-
-
-def _chunks(items: list[str], size: int) -> list[list[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]

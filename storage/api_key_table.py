@@ -19,7 +19,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
-from projections.recorders import sqlite_write_lock
+from storage.sqlite import sqlite_write_lock
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
