@@ -100,7 +100,13 @@ class _Deals(dict[uuid.UUID, Deal]):
 def _opener(
     pipeline: Pipeline, contact_id: str, object_id: str | None
 ) -> Callable[[], Deal]:
-    return partial(Deal.open, pipeline.id, pipeline.version, contact_id, object_id)
+    return partial(
+        Deal,
+        pipeline=pipeline.id,
+        pipeline_version=pipeline.version,
+        contact_id=contact_id,
+        object_id=object_id,
+    )
 
 
 class BatchWriter:
