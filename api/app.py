@@ -15,14 +15,15 @@ from api.fast_path import PhaselogAPI
 from api.routes import actions, deals, health, pipelines, projections, reports
 from api.settings import Settings, eventsourcing_env
 from api.waiting import ProjectionWaits
-from domain.application import PhaseTracker
-from domain.collector import tune_gc
-from domain.definitions import check_chains, load_definition, load_presets
+from domain.definitions import check_chains
 from projections.reports import Reports
 from projections.runner import Projector
 from storage import lifeline
 from storage.api_keys import KeyStore
+from storage.collector import tune_gc
+from storage.definitions import load_definition, load_presets
 from storage.lockfiles import file_lock
+from storage.wiring import open_service
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from fastapi.telemetry import TelemetryConfig
 
     from domain.pipeline import Pipeline
+    from domain.service import PhaseTracker
 
 
 def load_pipelines(settings: Settings) -> list[Pipeline]:
@@ -45,7 +47,7 @@ def load_pipelines(settings: Settings) -> list[Pipeline]:
 
 def open_tracker(settings: Settings, *, group_commit: bool = False) -> PhaseTracker:
     """The service on the configured database; the server coalesces its writes."""
-    return PhaseTracker(
+    return open_service(
         eventsourcing_env(settings),
         pipelines=load_pipelines(settings),
         group_commit=group_commit,

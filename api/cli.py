@@ -67,8 +67,8 @@ def serve(
     from api.app import open_keys
     from api.auth import check_bind
     from api.settings import eventsourcing_env
-    from domain.helper import shared_database
     from storage import lifeline
+    from storage.helper import shared_database
 
     settings = Settings()
     with opened() as tracker:
@@ -168,7 +168,7 @@ def import_file(
 ) -> None:
     """Import historical actions; a rejected line keeps its whole deal out."""
     from api.importing import import_lines, read_lines
-    from domain.collector import tune_gc
+    from storage.collector import tune_gc
 
     # Parsing keeps every line alive: the default thresholds walked them over
     # and over (300,000 lines: 5.2 s to read, 2.6 s with this).

@@ -21,9 +21,10 @@ from api.cli_common import (
     out,
     printable,
 )
-from domain.definitions import json_schema, load_definition
+from domain.definitions import json_schema
 from domain.errors import DefinitionError, PhaselogError, UnknownPipeline
 from storage.api_keys import KeyStore, new_key
+from storage.definitions import load_definition
 
 pipelines_app = typer.Typer(
     help="Pipeline definitions.",

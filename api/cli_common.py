@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     # typer's own copy of click, whose classes its groups are made of
     from typer._click import Context, HelpFormatter
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 # No markup: what is printed is said as it is (a stored note "[/b]" is text).
 out = Console(highlight=False, markup=False)
@@ -117,13 +117,13 @@ def opened(*, register: bool = True) -> Iterator[PhaseTracker]:
     that only reads registers nothing (no new version behind a server's back)."""
     from api.app import open_tracker
     from api.settings import eventsourcing_env
-    from domain.application import PhaseTracker
+    from storage.wiring import open_service
 
     settings = Settings()
     tracker = (
         open_tracker(settings)
         if register
-        else PhaseTracker(eventsourcing_env(settings))
+        else open_service(eventsourcing_env(settings))
     )
     try:
         yield tracker

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
     from fastapi import Response
 
-    from domain.application import PhaseTracker
     from domain.commands import DealView, Result, Timeline
+    from domain.service import PhaseTracker
     from projections.models import DealRow, ProjectionStatus, TimeInStage
 
 

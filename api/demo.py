@@ -21,7 +21,7 @@ from domain.errors import PhaselogError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 # Any moment in whole seconds: the demo's times are this plus the seed's offsets.
 _REFERENCE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -58,7 +58,7 @@ def load_demo(
         logs = [c for c in batch if isinstance(c, LogAction)]
         # What is stored already, as it would be stored, needs no deal loaded:
         # replaying 300,000 through `log_actions` took 4 minutes (PostgreSQL).
-        stored = tracker.keys.find_actions([str(c.action_id) for c in logs])
+        stored = tracker.store.find_actions([str(c.action_id) for c in logs])
         fresh = [
             c
             for c in logs
@@ -90,7 +90,7 @@ def loaded_until(tracker: PhaseTracker, seed: int) -> dt.datetime | None:
     first = next(iter(history(1, seed=seed, now=_REFERENCE)))
     assert isinstance(first, LogAction)
     assert first.action_id is not None and first.occurred_at is not None
-    found = tracker.keys.find_action(first.action_id)
+    found = tracker.store.find_actions([first.action_id]).get(first.action_id)
     if found is None:
         return None
     deal_id, _ = found

@@ -14,10 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import ADMIN, READ_DEALS, REPORTS, WRITE, Principal, allow
 from api.errors import NotYetProjected
 from api.settings import Settings
-from domain.application import PhaseTracker
 from domain.errors import InvalidCommand
+from domain.service import PhaseTracker
 from projections.reports import Reports
 from projections.runner import Projector
+from storage.eventstore import event_store
 
 if TYPE_CHECKING:
     from api.waiting import ProjectionWaits
@@ -73,7 +74,7 @@ async def wait_after(
         return
     waits: ProjectionWaits = request.app.state.waits
     if waits.projector.known < after:
-        recorder = request.app.state.tracker.recorder
+        recorder = event_store(request.app.state.tracker).recorder
         head = await run_in_threadpool(recorder.max_notification_id) or 0
         if after > head:
             raise InvalidCommand(

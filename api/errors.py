@@ -11,17 +11,16 @@ from starlette.exceptions import HTTPException
 from api.schemas.actions import ActionOut
 from api.schemas.base import reason as reason_of
 from api.schemas.problem import FieldError, Problem
-from domain.application import ConcurrencyExhausted
-from domain.batch import DealRejected
 from domain.errors import (
     ActionConflict,
     ActionNotFound,
+    ConcurrencyExhausted,
     DealNotFound,
     InvalidCommand,
     NotStored,
     PhaselogError,
 )
-from domain.staging import UNREACHABLE
+from domain.staging import UNREACHABLE, DealRejected
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -24,11 +24,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 DealKey = tuple[object, object, object]
 # Lines per `log_actions` call: big enough for the service's helper process to
-# take half of each call (domain.batch.HELPER_FROM), small enough for progress.
+# take half of each call (storage.big_calls.HELPER_FROM), small enough for progress.
 CHUNK = 10_000
 
 

@@ -15,11 +15,13 @@ import psycopg
 from psycopg import sql
 
 from api.settings import Settings, eventsourcing_env
-from domain.application import PhaseTracker
-from domain.definitions import load_presets
+from storage.definitions import load_presets
+from storage.wiring import open_service
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from domain.service import PhaseTracker
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -93,7 +95,7 @@ def settings_for(url: str, pool_size: int = 8) -> Settings:
 
 
 def open_tracker(url: str, *, group_commit: bool = False) -> PhaseTracker:
-    return PhaseTracker(
+    return open_service(
         eventsourcing_env(settings_for(url)),
         pipelines=load_presets().values(),
         group_commit=group_commit,

@@ -36,7 +36,7 @@ from storage.log import ACTION_KEYS
 if TYPE_CHECKING:
     from eventsourcing.persistence import Notification
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 BATCH = 10_000  # commands per log_actions call
 # Actions per save in `store_again`: as the import's saves of this history, which
@@ -134,7 +134,7 @@ def import_file(url: str, actions: int, seed: int) -> FileImported:
 
 
 def count_events(tracker: PhaseTracker) -> int:
-    return int(tracker.recorder.max_notification_id() or 0)
+    return int(tracker.store.recorder.max_notification_id() or 0)
 
 
 # -- what any import must write: its own rows, stored again -----------------------
@@ -170,7 +170,7 @@ def store_again(source: str, target: str) -> StoredAgain:
         saves = max(1, -(-len(keys) // SAVE_ACTIONS))
         started = time.perf_counter()
         for n in range(saves):
-            tracker.recorder.insert_events(
+            tracker.store.recorder.insert_events(
                 events[n * len(events) // saves : (n + 1) * len(events) // saves],
                 action_keys=keys[n * len(keys) // saves : (n + 1) * len(keys) // saves],
             )
@@ -204,7 +204,7 @@ def _events(tracker: PhaseTracker, page: int = 50_000) -> list[Notification]:
     events: list[Notification] = []
     while True:
         start = events[-1].id + 1 if events else 1
-        got = tracker.recorder.select_notifications(start, page)
+        got = tracker.store.recorder.select_notifications(start, page)
         events += got
         if len(got) < page:
             return events
@@ -217,7 +217,7 @@ def sample_rows(url: str, limit: int = 2000) -> list[tuple[str, bytes]]:
     """(topic, state) of stored events, so the raw rows have the same sizes."""
     tracker = open_tracker(url)
     try:
-        rows = tracker.recorder.select_notifications(1, limit)
+        rows = tracker.store.recorder.select_notifications(1, limit)
         return [(n.topic, bytes(n.state)) for n in rows]
     finally:
         tracker.close()

@@ -27,17 +27,18 @@ import psycopg
 from api.settings import Settings, eventsourcing_env
 from bench.generator import batches, history
 from bench.rebuild import own_peak_mib
-from domain.application import PhaseTracker
 from domain.commands import LogAction, VoidAction
-from domain.definitions import load_presets
 from domain.errors import PhaselogError
 from projections.reports import Reports
 from projections.runner import Projector
+from storage.definitions import load_presets
+from storage.wiring import open_service
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from bench.generator import Command
+    from domain.service import PhaseTracker
 
 URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_proj"
 LIBPQ = "postgresql://postgres@127.0.0.1:5432/test"
@@ -47,7 +48,7 @@ PIPELINE = "fr-sale"  # the busiest pipeline of the generated history
 
 def tracker(url: str = URL) -> PhaseTracker:
     settings = Settings(database_url=url, pool_size=4)
-    return PhaseTracker(eventsourcing_env(settings), pipelines=load_presets().values())
+    return open_service(eventsourcing_env(settings), pipelines=load_presets().values())
 
 
 def drop_schema() -> None:
@@ -79,7 +80,7 @@ def generate(app: PhaseTracker, deals: int) -> tuple[int, float]:
                 app.void(void)
             except PhaselogError:
                 pass  # the voided action was in a deal cut off by `--deals`
-    return app.recorder.max_notification_id() or 0, time.perf_counter() - started
+    return app.store.recorder.max_notification_id() or 0, time.perf_counter() - started
 
 
 def measure_rebuild(url: str) -> dict[str, Any]:

@@ -20,9 +20,9 @@ from eventsourcing.projection import ProjectionRunner
 
 from bench.db import open_tracker
 from bench.stock import StockPhases, StockPhasesView, stock_env
-from domain.application import PhaseTracker
 from projections.runner import Projector
 from projections.sweeper import sweep_expired
+from storage.eventstore import EventStore
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -149,7 +149,7 @@ def stock_runner(url: str, sample: int, timeout: float = 60) -> tuple[int, float
     env["APPLICATION_RECORDER_TOPIC"] = open_tracker_topic(url)
     started = time.perf_counter()
     with ProjectionRunner(
-        application_class=PhaseTracker,
+        application_class=EventStore,
         projection_class=StockPhases,
         view_class=StockPhasesView,
         env=env,

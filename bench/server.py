@@ -27,7 +27,7 @@ def phaselog_app() -> FastAPI:
     from api.app import create_app
     from api.settings import Settings
     from bench.wire import BENCH_KEY
-    from domain.collector import tune_gc
+    from storage.collector import tune_gc
 
     settings = Settings(
         database_url=os.environ["BENCH_DATABASE_URL"],

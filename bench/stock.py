@@ -28,8 +28,8 @@ from api.app import startup_lock
 from api.schemas.actions import ActionIn  # noqa: TC001 - FastAPI reads it at runtime
 from api.settings import Settings, eventsourcing_env
 from domain.deal import DEAL_EVENTS, Deal, deal_id_for, entry_from_event
-from domain.definitions import load_presets
 from domain.engine import Entry, replay
+from storage.definitions import load_presets
 
 if TYPE_CHECKING:
     from domain.pipeline import Pipeline

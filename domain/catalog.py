@@ -5,23 +5,19 @@ version; nothing is ever rewritten, so a deal pinned to version 1 replays under
 version 1 for ever.
 
 There is no index of pipeline ids: the log is one. Each pipeline's first event,
-`Registered`, names it, so reading the log for that one topic lists them all,
-whichever process registered them and whatever its YAML files said.
+`Registered`, names it, so reading the log for that one topic lists them all
+(`storage.eventstore`), whichever process registered them.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.utils import get_topic
 
 from domain.definitions import content_hash
 from domain.pipeline import Pipeline
-
-if TYPE_CHECKING:
-    from eventsourcing.persistence import ApplicationRecorder, Mapper
 
 CATALOG_NAMESPACE = uuid.UUID("0b9a4c1e-2f55-4f5c-8d8e-7f1f0a3b9c21")
 
@@ -76,21 +72,3 @@ class PipelineHistory(Aggregate):
             Pipeline.model_validate({**definition, "version": number})
             for number, definition in enumerate(self.definitions, start=1)
         ]
-
-
-def registered_ids(
-    recorder: ApplicationRecorder, mapper: Mapper[uuid.UUID], page: int = 1000
-) -> list[str]:
-    """Every pipeline id ever registered in the log, in the order registered."""
-    topic = get_topic(PipelineHistory.Registered)
-    found: list[str] = []
-    start = 1
-    while True:
-        notes = recorder.select_notifications(start, page, topics=[topic])
-        for note in notes:
-            registered = mapper.to_domain_event(note)
-            assert isinstance(registered, PipelineHistory.Registered)
-            found.append(registered.pipeline_id)
-        if len(notes) < page:
-            return found
-        start = notes[-1].id + 1

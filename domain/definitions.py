@@ -1,10 +1,13 @@
-"""Loading pipeline definitions from YAML, with errors that name file and path."""
+"""Pipeline definitions from YAML text, with errors that name the source and path.
+
+Reading the files (the presets in domain/pipelines/, a folder of the user's) is
+`storage.definitions`; here the text becomes a validated `Pipeline`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -15,8 +18,6 @@ from domain.pipeline import Pipeline
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
-
-PRESETS_DIR = Path(__file__).parent / "pipelines"
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -53,28 +54,6 @@ def parse_definition(text: str, source: str = "<text>") -> Pipeline:
         return Pipeline.model_validate(data)
     except ValidationError as error:
         raise DefinitionError(f"{source}: {_describe(error, data)}") from None
-
-
-def load_definition(path: Path) -> Pipeline:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise DefinitionError(f"{path}: cannot read: {error.strerror}") from None
-    return parse_definition(text, str(path))
-
-
-def load_presets(directory: Path = PRESETS_DIR) -> dict[str, Pipeline]:
-    """Every `*.yaml` in `directory`, by pipeline id; chains must resolve."""
-    pipelines: dict[str, Pipeline] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        pipeline = load_definition(path)
-        if pipeline.id in pipelines:
-            raise DefinitionError(
-                f"{path}: pipeline id {pipeline.id!r} is defined twice"
-            )
-        pipelines[pipeline.id] = pipeline
-    check_chains(pipelines)
-    return pipelines
 
 
 def check_chains(pipelines: dict[str, Pipeline]) -> None:

@@ -69,6 +69,10 @@ class AlreadyVoid(ActionConflict):
         self.action_id = action_id
 
 
+class ConcurrencyExhausted(PhaselogError):
+    """A deal kept changing under us; the client may simply try again."""
+
+
 class DefinitionError(PhaselogError):
     """A pipeline definition file is broken; the message names file and path."""
 

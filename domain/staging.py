@@ -1,14 +1,13 @@
-"""What a batch stages for one transaction, and the answers it gives once saved.
+"""What one transaction stages, and the answers it gives once saved.
 
-Shared by the import path and group commit (`domain.batch`) and by the batched
-voids and expiries (`domain.corrections`).
+The write path (`domain.writing`) applies a batch's commands to their deals in
+memory and gathers here what one save stores: the deals with pending events,
+the action keys, and for each command the decision its answer comes from.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -16,43 +15,34 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 
 from domain.commands import Result
 from domain.deal import Deal
-from domain.engine import Decision, Entry
+from domain.engine import Decision
 from domain.errors import NotStored, PhaselogError
+from domain.ports import ActionKey
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from eventsourcing.persistence import Recording
+    import uuid
+    from collections.abc import Callable, Mapping
 
 
 logger = logging.getLogger(__name__)
 # The database is out of reach: no command can be stored, each answers so.
 UNREACHABLE = (OperationalError, InterfaceError)
+Answer = Result | PhaselogError | None  # None: nothing to write (an expiry not due)
 
 
 class DealRejected(PhaselogError):
     """An action not stored because another action of the same deal was rejected."""
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A command checked for what needs no history, with the deal it belongs to."""
-
-    deal_id: uuid.UUID
-    entry: Entry
-    digest: str
-    open: Callable[[], Deal]
-
-
 @dataclass
 class Staged:
-    """What an import batch will save in one transaction."""
+    """What a batch will save in one transaction."""
 
     deals: list[Deal] = field(default_factory=list)
-    keys: list[tuple[str, uuid.UUID, str]] = field(default_factory=list)
+    keys: list[ActionKey] = field(default_factory=list)
     decisions: list[tuple[int, Deal, Decision]] = field(default_factory=list)
     repeats: list[tuple[int, int]] = field(default_factory=list)  # (index, first)
-    tainted: bool = False  # a staged deal holds an event of a rejected group
+    tainted: bool = False  # a staged deal holds an event of a rejected unit
 
     def merge(self, other: Staged) -> None:
         self.deals += other.deals
@@ -66,16 +56,10 @@ class Staged:
 
 def answer_saved(
     staged: Staged,
-    recordings: Sequence[Recording[uuid.UUID]],
+    positions: Mapping[tuple[uuid.UUID, int], int],
     answers: list[Any],
 ) -> None:
-    """Each saved decision's answer, with its notification id; repeats replayed."""
-    positions = {
-        (r.domain_event.originator_id, r.domain_event.originator_version): (
-            r.notification.id
-        )
-        for r in recordings
-    }
+    """Each saved decision's answer, with its log position; repeats replayed."""
     for index, deal, decision in staged.decisions:
         answers[index] = Result(
             deal_id=deal.id,
@@ -92,13 +76,10 @@ def answer_saved(
 
 
 def reject(
-    group: list[int],
-    failed: int,
-    error: PhaselogError,
-    answers: list[Result | PhaselogError | None],
+    unit: list[int], failed: int, error: PhaselogError, answers: list[Answer]
 ) -> None:
-    """Reject a deal's whole group: the failing action with its own error."""
-    for index in group:
+    """Reject a deal's whole unit: the failing command with its own error."""
+    for index in unit:
         answers[index] = (
             error
             if index == failed

@@ -30,13 +30,14 @@ from concurrent.futures import (
 )
 from typing import TYPE_CHECKING
 
-from domain.application import PhaseTracker
-from domain.collector import tune_gc
 from projections.fold import Folder
 from projections.schema import Schema
 from projections.store import store_for
 from projections.writer import PageWriter
+from storage.collector import tune_gc
+from storage.eventstore import event_store
 from storage.lifeline import end_with_parent
+from storage.wiring import open_service
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -81,7 +82,7 @@ def load(
         return
     context = multiprocessing.get_context("spawn")  # no inherited pools or threads
     # The tables exist; workers creating them at once would race on the catalog.
-    env = {**projector.tracker.env, "CREATE_TABLE": "n"}
+    env = {**event_store(projector.tracker).env, "CREATE_TABLE": "n"}
     # A worker asks to be killed when the thread that started it ends. With
     # spawn, CPython (3.11) starts them in `submit`, on this thread; its manager
     # thread starts one only to replace a worker past `max_tasks_per_child`,
@@ -131,7 +132,7 @@ def _start(env: dict[str, str], name: str, parent: int) -> None:
     # First: a parent killed while we start must not leave us folding (its
     # page is rolled back anyway) or waiting for work that never comes.
     end_with_parent(parent, signal.SIGKILL)
-    tracker = PhaseTracker(env)
+    tracker = open_service(env, big_calls=False)
     atexit.register(tracker.close)  # as the worker exits, not when collected
     store = store_for(tracker)
     _loader = (Folder(tracker, store), PageWriter(store, Schema(store, name)))

@@ -22,18 +22,19 @@ from psycopg.sql import SQL
 
 from domain.engine import Entry, expiry_due, lost_reason, replay
 from domain.errors import UnknownPipeline
-from projections.decode import DEAL_TOPICS as DEAL_TOPICS  # re-exported
-from projections.decode import OPENED_TOPIC, Decoder, Opening
 from projections.delta import Recent
 from projections.models import Unprojectable
 from projections.store import Row, chunks
+from storage.decode import DEAL_TOPICS as DEAL_TOPICS  # re-exported
+from storage.decode import OPENED_TOPIC, Decoder, Opening
+from storage.eventstore import event_store
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
     from eventsourcing.persistence import Notification
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
     from projections.store import Store
 
 IdRange = tuple[uuid.UUID | None, uuid.UUID | None]  # [low, high) of deal ids
@@ -95,7 +96,7 @@ class Folder:
     def __init__(self, tracker: PhaseTracker, store: Store) -> None:
         self.tracker = tracker
         self.store = store
-        self.decoder = Decoder(tracker.mapper)
+        self.decoder = Decoder(event_store(tracker).mapper)
         # Histories of deals the live runner folded lately, by deal.
         self.recent: Recent[uuid.UUID, DealHistory] = Recent()
         self._select = SQL(
@@ -328,7 +329,7 @@ class Folder:
         if isinstance(error, Unprojectable):
             return error
         try:
-            position = self.tracker.keys.position_of(deal_id, version)
+            position = self.tracker.store.position_of(deal_id, version)
         except Exception:  # the error at hand is the one worth telling
             position = None
         return Unprojectable(deal_id, position, _reason(error))

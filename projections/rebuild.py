@@ -66,7 +66,7 @@ def _build(
 ) -> None:
     store, schema = projector.store, projector.schema
     store.analyze([store.events])  # the scan's plan depends on them
-    head = projector.tracker.recorder.max_notification_id() or 0
+    head = store.recorder.max_notification_id() or 0
     total = _count_events(store, head)
     done = 0
     shown = time.monotonic()  # begin_build stored progress 0

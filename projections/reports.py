@@ -31,8 +31,8 @@ from projections.stages import StageStats
 from projections.store import store_for, where
 
 if TYPE_CHECKING:
-    from domain.application import PhaseTracker
     from domain.pipeline import Pipeline
+    from domain.service import PhaseTracker
     from projections.store import Row
 
 FUNNEL_RULE = (

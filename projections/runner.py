@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import uuid
     from collections.abc import Callable
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
     from projections.models import Difference
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class Projector:
 
     def page(self, generation: int, state: str, position: int) -> int | None:
         """One page into `generation`; None when another writer moved it first."""
-        notifications = self.tracker.recorder.select_notifications(
+        notifications = self.store.recorder.select_notifications(
             position, self.page_size, inclusive_of_start=False
         )
         if not notifications:
@@ -276,7 +276,7 @@ class Projector:
         with self.store.read() as tx:
             generations = self.schema.generations(tx)
         failures = self.failures.read()
-        head = self.tracker.recorder.max_notification_id() or 0
+        head = self.store.recorder.max_notification_id() or 0
         generation, position = next(
             (g, p) for g, (s, p, _) in generations.items() if s == "active"
         )

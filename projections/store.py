@@ -21,6 +21,8 @@ from psycopg import IsolationLevel
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Identifier
 
+from storage.eventstore import event_store
+from storage.seams.eventsourcing import sqlite_connection
 from storage.sqlite import sqlite_write_lock
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from psycopg import Cursor
     from psycopg.sql import Composed
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 Row = tuple[Any, ...]
 # Pages in SQLite's write-ahead log (20 MB) from which `checkpoint` copies its
@@ -93,7 +95,7 @@ class Store(ABC):
     types: dict[str, Composable]  # DDL type names: uuid, ts, float, bigint
 
     def __init__(self, tracker: PhaseTracker) -> None:
-        self.recorder = tracker.recorder
+        self.recorder = event_store(tracker).recorder
 
     @abstractmethod
     def table(self, name: str) -> Composable: ...
@@ -369,7 +371,7 @@ class SQLiteStore(Store):
         """(busy, pages in the log, pages copied); -1 pages when the database
         keeps no write-ahead log (in memory)."""
         with self.datastore.get_connection(commit=False) as conn:
-            cursor = conn._sqlite_conn.cursor()
+            cursor = sqlite_connection(conn).cursor()
             try:
                 row = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
             finally:
@@ -454,11 +456,12 @@ class _SQLiteTx(Tx):
 
 
 def store_for(tracker: PhaseTracker) -> Store:
-    if isinstance(tracker.recorder, PostgresApplicationRecorder):
+    recorder = event_store(tracker).recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
         return PostgresStore(tracker)
-    if isinstance(tracker.recorder, SQLiteApplicationRecorder):
+    if isinstance(recorder, SQLiteApplicationRecorder):
         return SQLiteStore(tracker)
-    raise TypeError(f"no read models for {type(tracker.recorder).__name__}")
+    raise TypeError(f"no read models for {type(recorder).__name__}")
 
 
 SORT_THREADS = os.cpu_count() or 1  # helper threads a big SQLite sort may use

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import threading
     import uuid
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 logger = logging.getLogger(__name__)
 SWEEP_CHUNK = 500  # deals per transaction, and between two looks at `stopping`

@@ -19,11 +19,12 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.errors import PhaselogError
 from storage.api_key_table import ROLES, Role, StoredKey, key_table
+from storage.eventstore import event_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 __all__ = ["ROLES", "KeyProblem", "KeyStore", "Role", "StoredKey", "hash_key"]
 
@@ -59,7 +60,7 @@ class KeyStore:
     def __init__(
         self, tracker: PhaseTracker, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._table = key_table(tracker.recorder)
+        self._table = key_table(event_store(tracker).recorder)
         self._table.migrate()
         self._clock = clock
         # hash -> (when to read it again, the key as read)

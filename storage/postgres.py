@@ -28,13 +28,14 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.utils import retry
 from psycopg import Connection
 from psycopg import OperationalError as ConnectionLost
 from psycopg.sql import SQL, Identifier, Literal
 from psycopg_pool import ConnectionPool
 
 from storage.log import ACTION_KEYS, ActionKey
+from storage.retry import retried
+from storage.seams.psycopg_pool import replace_check
 
 if TYPE_CHECKING:
     import uuid
@@ -81,10 +82,6 @@ def without_jit(pool: ConnectionPool[Any]) -> None:
         kwargs["options"] = f"{options} -c jit=off".strip()
 
 
-# Our reads retry as the library's own reads do: a connection can end between
-# the pool's check and the statement (a server restarting meanwhile).
-_read_retried = retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-
 # psycopg's errors as the library's datastore hands them on, most specific first.
 _TRANSLATED: tuple[tuple[type[psycopg.Error], type[PersistenceError]], ...] = (
     (psycopg.InterfaceError, InterfaceError),
@@ -110,8 +107,7 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
     ) -> None:
         without_jit(datastore.pool)  # before the library's first connection
         super().__init__(datastore, events_table_name=events_table_name)
-        if datastore.pool._check is not None:  # no public way to set the check
-            datastore.pool._check = ping_if_stirred
+        replace_check(datastore.pool, ping_if_stirred)
         self._held = threading.local()  # this thread's loan, inside `held()`
         schema = Identifier(self.datastore.schema)
         self.sql_create_statements.append(
@@ -255,7 +251,7 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
             return ids
         return self._copy_events(stored_events, keys)
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @retried
     def _insert_in_one_statement(
         self, stored_events: Sequence[StoredEvent], keys: list[ActionKey]
     ) -> list[int]:
@@ -321,14 +317,14 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
             last = int(row["last"])
         return list(range(last - len(stored_events) + 1, last + 1))
 
-    @_read_retried
+    @retried
     def find_action(self, action_id: str) -> tuple[uuid.UUID, str] | None:
         with self._connection() as conn, conn.cursor() as curs:
             curs.execute(self._find_key, (action_id,), prepare=True)
             row = curs.fetchone()
         return None if row is None else (row["deal_id"], row["digest"])
 
-    @_read_retried
+    @retried
     def find_actions(
         self, action_ids: Sequence[str]
     ) -> dict[str, tuple[uuid.UUID, str]]:
@@ -339,7 +335,7 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
                 for row in curs.fetchall()
             }
 
-    @_read_retried
+    @retried
     def lookup(
         self, action_ids: Sequence[str], versions: Mapping[uuid.UUID, int]
     ) -> tuple[dict[str, tuple[uuid.UUID, str]], dict[uuid.UUID, list[StoredEvent]]]:
@@ -367,7 +363,7 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
             stored.sort(key=_version)
         return found, events
 
-    @_read_retried
+    @retried
     def select_events_after(
         self, versions: Mapping[uuid.UUID, int]
     ) -> dict[uuid.UUID, list[StoredEvent]]:
@@ -378,7 +374,7 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
                 events.setdefault(row["originator_id"], []).append(_stored(row))
         return events
 
-    @_read_retried
+    @retried
     def position_of(self, deal_id: uuid.UUID, version: int) -> int | None:
         with self._connection() as conn, conn.cursor() as curs:
             curs.execute(self._position, (deal_id, version), prepare=True)

@@ -22,11 +22,13 @@ from eventsourcing.sqlite import (
 
 from storage.lockfiles import file_lock, remove_free_lock_files
 from storage.log import ACTION_KEYS, ActionKey
+from storage.seams import eventsourcing as seams
 
 if TYPE_CHECKING:
+    import sqlite3
     from collections.abc import Mapping, Sequence
 
-    from eventsourcing.sqlite import SQLiteConnection, SQLiteCursor
+    from eventsourcing.sqlite import SQLiteCursor
 
 # Write-ahead log frames (pages) from which a commit copies the log into the
 # database file itself (SQLite's default is 1,000); see `checkpoints_deferred`.
@@ -49,28 +51,21 @@ def sqlite_write_lock(db_name: str) -> contextlib.AbstractContextManager[None]:
 
 
 def lock_files_removed_at_close(datastore: SQLiteDatastore) -> None:
-    """Closing the datastore (the tracker's close) removes the lock files beside
+    """Closing the datastore (the store's close) removes the lock files beside
     the database that no one holds, so that none outlives the last process.
 
-    Once only: the library closes the datastore again when it is collected,
-    perhaps at the interpreter's exit, when a module this needs may be gone;
-    a lock file left then is removed by the next process to close.
+    Once only: a lock file left by a close at the interpreter's exit, when a
+    module this needs may be gone, is removed by the next process to close.
     """
-    close = datastore.close  # no public hook for the datastore's close
     db_name = datastore.pool.db_name
-    closed = False
 
-    def closing() -> None:
-        nonlocal closed
-        close()
-        if not closed:
-            closed = True
-            try:
-                remove_free_lock_files(db_name)
-            except Exception:  # noqa: BLE001 - see above: nothing to undo
-                pass
+    def remove() -> None:
+        try:
+            remove_free_lock_files(db_name)
+        except Exception:  # noqa: BLE001 - see above: nothing to undo
+            pass
 
-    datastore.close = closing  # type: ignore[method-assign]
+    seams.on_close(datastore, remove)
 
 
 def checkpoints_deferred(pool: SQLiteConnectionPool) -> None:
@@ -85,15 +80,11 @@ def checkpoints_deferred(pool: SQLiteConnectionPool) -> None:
     a commit still does once the log holds `WAL_AUTOCHECKPOINT` pages, so a
     process without a projector (an import) keeps it bounded as well.
     """
-    create = pool._create_connection  # no public hook for a new connection
 
-    def create_connection() -> SQLiteConnection:
-        connection = create()
-        setting = f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT}"
-        connection._sqlite_conn.execute(setting).fetchall()
-        return connection
+    def defer(connection: sqlite3.Connection) -> None:
+        connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT}")
 
-    pool._create_connection = create_connection  # type: ignore[method-assign]
+    seams.on_new_connection(pool, defer)
 
 
 class SQLitePhaselogRecorder(SQLiteApplicationRecorder):

@@ -18,12 +18,15 @@ import psycopg
 import pytest
 
 from api.settings import Settings, eventsourcing_env
-from domain.application import Clock, PhaseTracker, utc_now
-from domain.definitions import load_presets
+from storage.definitions import load_presets
+from storage.wiring import open_service, utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
+
+    from domain.ports import Clock
+    from domain.service import PhaseTracker
 
 LOCAL_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -92,10 +95,8 @@ def make_tracker(settings: Settings) -> Iterator[Callable[..., PhaseTracker]]:
     made: list[PhaseTracker] = []
 
     def make(clock: Clock = utc_now) -> PhaseTracker:
-        tracker = PhaseTracker(
-            eventsourcing_env(settings),
-            pipelines=load_presets().values(),
-            clock=clock,
+        tracker = open_service(
+            eventsourcing_env(settings), pipelines=load_presets().values(), clock=clock
         )
         made.append(tracker)
         return tracker

@@ -20,8 +20,8 @@ from api.schemas.actions import (
     BatchOut,
     VoidIn,
 )
-from domain.application import PhaseTracker
 from domain.commands import LogAction, Result, VoidAction
+from domain.service import PhaseTracker
 
 router = APIRouter(prefix="/v1/actions", tags=["actions"])
 

@@ -16,9 +16,9 @@ from api.errors import command_responses, problem_responses
 from api.schemas.actions import ActionOut, MoveIn
 from api.schemas.base import Key, Through
 from api.schemas.deals import DealOut, DealsPage, TimelineOut
-from domain.application import PhaseTracker
 from domain.commands import MoveDeal
 from domain.errors import InvalidCommand
+from domain.service import PhaseTracker
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 

@@ -64,7 +64,7 @@ def keys(client: TestClient) -> dict[str, str]:
 def head(client: TestClient) -> int:
     """The position of the last stored event: unchanged means nothing was stored."""
     tracker = client.app.state.tracker  # type: ignore[attr-defined]
-    return int(tracker.recorder.max_notification_id() or 0)
+    return int(tracker.store.recorder.max_notification_id() or 0)
 
 
 @pytest.fixture

@@ -11,18 +11,18 @@ from typer.testing import CliRunner
 
 from api.app import open_tracker
 from api.cli import app
-from domain.definitions import PRESETS_DIR
 from projections.aggregates import STAGE_COUNTS
 from projections.runner import Projector
 from projections.schema import DEAL_PHASES
 from storage.api_keys import KeyStore
+from storage.definitions import PRESETS_DIR
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
     from api.settings import Settings
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 runner = CliRunner()
 
@@ -115,8 +115,8 @@ def test_import_keeps_a_deal_with_a_bad_line_out_and_says_why(
     assert "imported 1 actions" in result.output
     assert "fields.lost_reason" in result.output
     assert "not JSON" in result.output
-    assert service.keys.find_action("i-1") is not None
-    assert service.keys.find_action("i-2") is None
+    assert service.store.find_action("i-1") is not None
+    assert service.store.find_action("i-2") is None
 
 
 def test_import_reads_csv_with_field_columns(
@@ -151,7 +151,7 @@ def test_import_reads_a_spreadsheets_csv(tmp_path: Path, service: PhaseTracker) 
 
     assert result.exit_code == 0, result.output
     assert "imported 3 actions" in result.output
-    assert all(service.keys.find_action(f"s-{n}") for n in (1, 2, 3))
+    assert all(service.store.find_action(f"s-{n}") for n in (1, 2, 3))
 
 
 def test_import_of_a_file_not_in_utf8_names_the_line_and_stores_nothing(
@@ -171,7 +171,7 @@ def test_import_of_a_file_not_in_utf8_names_the_line_and_stores_nothing(
         "error: export.csv: line 3 is not UTF-8 (byte 35: invalid continuation "
         "byte); save the file as UTF-8"
     ]
-    assert service.keys.find_action("l-1") is None
+    assert service.store.find_action("l-1") is None
 
 
 def test_import_keeps_a_line_separator_inside_a_json_string(

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from api.settings import Settings
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
     from projections.models import Funnel
 
 pytestmark = pytest.mark.usefixtures("cli_database")
@@ -41,7 +41,7 @@ def funnel(service: PhaseTracker) -> Funnel:
 
 
 def head(service: PhaseTracker) -> int:
-    return int(service.recorder.max_notification_id() or 0)
+    return int(service.store.recorder.max_notification_id() or 0)
 
 
 def test_a_second_demo_finds_the_first_stores_nothing_and_the_funnel_stays(

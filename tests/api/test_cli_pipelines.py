@@ -11,14 +11,15 @@ from typer.testing import CliRunner
 from api.app import open_tracker
 from api.cli import app
 from api.settings import eventsourcing_env
-from domain.application import PhaseTracker
-from domain.definitions import load_presets
+from storage.definitions import load_presets
+from storage.wiring import open_service
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
     from api.settings import Settings
+    from domain.service import PhaseTracker
 
 pytestmark = pytest.mark.usefixtures("cli_database")
 runner = CliRunner()
@@ -47,7 +48,7 @@ def service(settings: Settings) -> Iterator[PhaseTracker]:
 
 def stored_versions(settings: Settings, pipeline_id: str) -> int:
     """How many versions the database holds, read by a tracker of its own."""
-    tracker = PhaseTracker(eventsourcing_env(settings))
+    tracker = open_service(eventsourcing_env(settings))
     try:
         return len(tracker.pipeline_versions(pipeline_id))
     finally:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
     from api.settings import Settings
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 pytestmark = pytest.mark.usefixtures("cli_database")
 runner = CliRunner()

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from click.testing import Result
 
     from api.settings import Settings
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 runner = CliRunner()
 HEADER = "pipeline,contact_id,type,occurred_at,note,action_id"
@@ -68,7 +68,7 @@ def rejected(result: Result) -> list[str]:
 
 def note_of(service: PhaseTracker, action_id: str) -> str | None:
     """The note stored with the action; fails when the action is not stored."""
-    found = service.keys.find_action(action_id)
+    found = service.store.find_action(action_id)
     assert found is not None, f"{action_id} was not stored"
     steps = service.timeline(found[0]).steps
     return next(s.entry.note for s in steps if s.entry.entry_id == action_id)
@@ -96,7 +96,7 @@ def test_a_quote_left_open_mid_file_is_rejected_and_the_lines_after_read_as_ever
         "line 3: a quote opened here is never closed properly: the next quote, "
         "on line 5, has text after it"
     ]
-    assert service.keys.find_action("q-2") is None
+    assert service.store.find_action("q-2") is None
     assert note_of(service, "q-1") == "first"
     assert note_of(service, "q-3") == "plain"
     assert note_of(service, "q-4") == "called back;\nwants a visit"
@@ -123,7 +123,7 @@ def test_a_quote_never_closed_names_its_line_and_the_lines_after_it_import(
     assert "imported 4 actions" in result.stdout
     assert note_of(service, "e-1") == "over\ntwo lines"
     assert note_of(service, "e-4") == "after"
-    assert service.keys.find_action("e-5") is not None
+    assert service.store.find_action("e-5") is not None
 
 
 def test_text_after_a_closing_quote_is_a_rejected_line_not_a_mangled_note(
@@ -144,8 +144,8 @@ def test_text_after_a_closing_quote_is_a_rejected_line_not_a_mangled_note(
         "line 3: a quoted cell goes on after its closing quote "
         '(inside quotes, write a quote as "")'
     ]
-    assert service.keys.find_action("b-1") is not None
-    assert service.keys.find_action("b-2") is None
+    assert service.store.find_action("b-1") is not None
+    assert service.store.find_action("b-2") is None
     assert note_of(service, "b-3") == 'a "doubled" quote'
 
 
@@ -173,8 +173,8 @@ def test_a_row_whose_cell_count_is_not_the_headers_is_rejected_naming_both(
     assert result.exit_code == 1
     assert rejected(result) == [f"line 4: {says}"]
     assert note_of(service, "x-1") == "two\nlines"
-    assert service.keys.find_action("x-2") is None
-    assert service.keys.find_action("x-3") is not None
+    assert service.store.find_action("x-2") is None
+    assert service.store.find_action("x-3") is not None
 
 
 def test_a_broken_record_keeps_the_rest_of_its_deal_out(
@@ -196,8 +196,8 @@ def test_a_broken_record_keeps_the_rest_of_its_deal_out(
         "line 2: another line of this deal (line 3) was rejected",
         "line 3: has 7 cells, the header has 6",
     ]
-    assert service.keys.find_action("d-1") is None
-    assert service.keys.find_action("d-3") is not None
+    assert service.store.find_action("d-1") is None
+    assert service.store.find_action("d-3") is not None
 
 
 def test_a_cell_longer_than_the_csv_modules_own_limit_imports(
@@ -217,7 +217,7 @@ def test_a_cell_longer_than_the_csv_modules_own_limit_imports(
 
     assert result.exit_code == 0, result.output
     assert len(cell) > 131_072
-    found = service.keys.find_action("l-2")
+    found = service.store.find_action("l-2")
     assert found is not None
     [step] = service.timeline(found[0]).steps
     assert step.entry.fields == fields
@@ -246,7 +246,7 @@ def test_a_csv_line_longer_than_the_record_limit_is_rejected(
         "line 3: note: String should have at most 65536 characters",
         "line 4: the line is longer than 5,000,000 characters",
     ]
-    assert service.keys.find_action("o-1") is not None
+    assert service.store.find_action("o-1") is not None
     assert note_of(service, "o-4") == "after"
 
 
@@ -265,7 +265,7 @@ def test_a_quote_open_past_the_record_limit_is_rejected_and_what_it_ran_over_imp
     assert rejected(result) == [
         "line 3: a quote opened here is not closed within 5,000,000 characters"
     ]
-    assert service.keys.find_action("p-a") is not None
+    assert service.store.find_action("p-a") is not None
     assert all(note_of(service, f"p-{n}") == note for n in range(90))
 
 
@@ -283,8 +283,8 @@ def test_an_ndjson_line_longer_than_the_record_limit_is_rejected(
 
     assert result.exit_code == 1
     assert rejected(result) == ["line 2: the line is longer than 5,000,000 characters"]
-    assert service.keys.find_action("j-1") is not None
-    assert service.keys.find_action("j-3") is not None
+    assert service.store.find_action("j-1") is not None
+    assert service.store.find_action("j-3") is not None
 
 
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -301,8 +301,8 @@ def test_an_ndjson_line_nested_100000_deep_is_rejected(
 
     assert result.exit_code == 1
     assert rejected(result) == ["line 2: nested too deeply to read"]
-    assert service.keys.find_action("n-1") is not None
-    assert service.keys.find_action("n-3") is not None
+    assert service.store.find_action("n-1") is not None
+    assert service.store.find_action("n-3") is not None
 
 
 def test_a_csv_fields_cell_nested_100000_deep_is_rejected(
@@ -316,8 +316,8 @@ def test_a_csv_fields_cell_nested_100000_deep_is_rejected(
 
     assert result.exit_code == 1
     assert rejected(result) == ["line 3: fields: nested too deeply to read"]
-    assert service.keys.find_action("n-1") is not None
-    assert service.keys.find_action("n-3") is not None
+    assert service.store.find_action("n-1") is not None
+    assert service.store.find_action("n-3") is not None
 
 
 def test_a_time_that_has_no_utc_equivalent_is_rejected_naming_occurred_at(
@@ -335,8 +335,8 @@ def test_a_time_that_has_no_utc_equivalent_is_rejected_naming_occurred_at(
     assert result.exit_code == 1
     [line] = rejected(result)
     assert line.startswith("line 2: occurred_at: ")
-    assert service.keys.find_action("t-1") is not None
-    assert service.keys.find_action("t-3") is not None
+    assert service.store.find_action("t-1") is not None
+    assert service.store.find_action("t-3") is not None
 
 
 @pytest.mark.parametrize(
@@ -366,8 +366,8 @@ def test_an_ndjson_line_that_is_no_object_of_text_is_rejected(
 
     assert result.exit_code == 1
     assert rejected(result) == [f"line 2: {says}"]
-    assert service.keys.find_action("s-1") is not None
-    assert service.keys.find_action("s-3") is not None
+    assert service.store.find_action("s-1") is not None
+    assert service.store.find_action("s-3") is not None
 
 
 def test_a_header_naming_a_column_twice_is_one_error_and_nothing_is_stored(
@@ -381,7 +381,7 @@ def test_a_header_naming_a_column_twice_is_one_error_and_nothing_is_stored(
     assert result.output.strip().splitlines() == [
         "error: export.csv: line 1, the header: 'note' appears twice"
     ]
-    assert service.keys.find_action("h-1") is None
+    assert service.store.find_action("h-1") is None
 
 
 def test_rejected_lines_past_show_are_counted_not_dropped(
@@ -428,6 +428,6 @@ def test_a_value_the_api_refuses_is_a_rejected_line_of_the_import(
     [line] = rejected(result)
     assert line.startswith(f"line 2: {says}")
     assert "\x00" not in result.output  # written out, not sent to the terminal
-    assert service.keys.find_action("v-1") is not None
-    assert service.keys.find_action("v-2") is None
-    assert service.keys.find_action("v-3") is not None
+    assert service.store.find_action("v-1") is not None
+    assert service.store.find_action("v-2") is None
+    assert service.store.find_action("v-3") is not None

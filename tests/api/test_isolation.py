@@ -37,7 +37,7 @@ def refusing_client(
 
 def _stored(client: TestClient, action_id: str) -> bool:
     tracker = client.app.state.tracker  # type: ignore[attr-defined]
-    return tracker.keys.find_action(action_id) is not None
+    return tracker.store.find_action(action_id) is not None
 
 
 def test_31_good_requests_coalesced_with_1_bad_one_are_all_stored(

@@ -25,7 +25,7 @@ from tests.helpers.processes import PHASELOG
 
 if TYPE_CHECKING:
     from api.settings import Settings
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 runner = CliRunner()
 
@@ -60,7 +60,7 @@ def old_key_table(settings: Settings, rows: list[tuple[str, str, str | None]]) -
         for n, (key, role, label) in enumerate(rows)
     ]
     try:
-        datastore = tracker.recorder.datastore  # type: ignore[attr-defined]
+        datastore = tracker.store.recorder.datastore  # type: ignore[attr-defined]
         if settings.is_postgres:
             table = SQL("{0}.api_keys").format(Identifier(datastore.schema))
             with datastore.transaction(commit=True) as curs:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import uuid
 
     from api.settings import Settings
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 runner = CliRunner()
 
@@ -120,7 +120,7 @@ def test_a_failed_rebuild_is_in_the_status_and_leaves_no_generation_behind(
 
 
 def _delete_event(tracker: PhaseTracker, deal_id: uuid.UUID, version: int) -> None:
-    recorder = tracker.recorder
+    recorder = tracker.store.recorder
     table = recorder.events_table_name  # type: ignore[attr-defined]
     datastore = recorder.datastore  # type: ignore[attr-defined]
     if hasattr(datastore, "schema"):
@@ -152,7 +152,7 @@ def test_verify_names_the_deal_and_position_of_an_event_missing_from_the_log(
         tracker, "gap", actions=("contact_captured", "budget_confirmed", "viewing")
     )
     store_unchecked(tracker, "later")
-    position = tracker.keys.position_of(deal_id, version + 1)
+    position = tracker.store.position_of(deal_id, version + 1)
     _delete_event(tracker, deal_id, version)
 
     result = runner.invoke(cli, ["verify"])

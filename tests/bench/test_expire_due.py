@@ -24,7 +24,9 @@ def test_the_due_expiries_are_written_and_projected(database_url: str) -> None:
         assert expire_due(database_url) == due
 
         assert projector.expiring(tracker.clock()) == []
-        assert projector.status().position == tracker.recorder.max_notification_id()
+        assert (
+            projector.status().position == tracker.store.recorder.max_notification_id()
+        )
         assert expire_due(database_url) == 0  # nothing left to do
     finally:
         tracker.close()

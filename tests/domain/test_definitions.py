@@ -7,14 +7,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from domain.definitions import (
-    PRESETS_DIR,
-    content_hash,
-    json_schema,
-    load_definition,
-    load_presets,
-)
+from domain.definitions import content_hash, json_schema
 from domain.errors import DefinitionError
+from storage.definitions import PRESETS_DIR, load_definition, load_presets
 
 if TYPE_CHECKING:
     from pathlib import Path

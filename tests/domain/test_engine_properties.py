@@ -69,9 +69,7 @@ def test_recording_order_does_not_matter_for_distinct_business_times(
 ) -> None:
     pipeline, entries = data.draw(histories())
     order = data.draw(st.permutations(range(len(entries))))
-    rerecorded = [
-        entry._replace(seq=order[i] + 1) for i, entry in enumerate(entries)
-    ]
+    rerecorded = [entry._replace(seq=order[i] + 1) for i, entry in enumerate(entries)]
     assert (
         replay(pipeline, rerecorded).fingerprint()
         == replay(pipeline, entries).fingerprint()

@@ -11,7 +11,7 @@ from eventsourcing.persistence import OperationalError
 
 from domain.commands import LogAction, Result
 from domain.errors import NotStored
-from domain.group_commit import GroupCommit
+from storage.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from domain.definitions import load_presets
 from domain.engine import DealState, Entry, EntryKind, Step, decide, replay
 from domain.errors import InvalidCommand
+from storage.definitions import load_presets
 
 if TYPE_CHECKING:
     from collections.abc import Callable

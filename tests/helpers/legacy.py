@@ -12,7 +12,7 @@ from domain.engine import Entry
 if TYPE_CHECKING:
     import uuid
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 WHEN = dt.datetime(2024, 3, 4, 9, tzinfo=dt.UTC)
 
@@ -50,5 +50,5 @@ def store_unchecked(
         )
         deal.record(latest, entry, "unchecked")
         keys.append((entry.entry_id, deal.id, "unchecked"))
-    recordings = tracker.save(deal, action_keys=keys)
-    return deal.id, recordings[-1].notification.id
+    positions = tracker.store.save([deal], keys)
+    return deal.id, max(positions.values())

@@ -23,9 +23,9 @@ from tests.helpers.clock import day
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from domain.application import PhaseTracker
     from domain.commands import Result
     from domain.pipeline import Pipeline
+    from domain.service import PhaseTracker
     from projections.schema import Schema
     from projections.store import Row, Store
 

@@ -12,7 +12,7 @@ from projections.runner import Projector
 from tests.projections.conftest import day, log, same_as_from_the_rows
 
 if TYPE_CHECKING:
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 
 def _story(tracker: PhaseTracker) -> None:

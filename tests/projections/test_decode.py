@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 from domain.commands import MoveDeal, VoidAction
 from domain.deal import entry_from_event
-from projections.decode import DEAL_TOPICS, OPENED_TOPIC, Decoder
+from storage.decode import DEAL_TOPICS, OPENED_TOPIC, Decoder
 from tests.projections.conftest import day, log
 
 if TYPE_CHECKING:
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 # Field values a naive decoder could get wrong: markers inside strings, a dict
 # that looks like a transcoded object but is not one, dates as plain text.
@@ -40,11 +40,11 @@ def test_every_stored_deal_event_decodes_to_the_mappers_entry(
     tracker.expire(idle.deal_id)
 
     # Step: decode every stored deal event both ways.
-    decoder = Decoder(tracker.mapper)
+    decoder = Decoder(tracker.store.mapper)
     assert decoder.fast
     stored = [
         n
-        for n in tracker.recorder.select_notifications(0, 1000)
+        for n in tracker.store.recorder.select_notifications(0, 1000)
         if n.topic in DEAL_TOPICS
     ]
     assert {n.topic.rsplit(".", 1)[-1] for n in stored} == {
@@ -57,7 +57,7 @@ def test_every_stored_deal_event_decodes_to_the_mappers_entry(
     fast = 0
     for n in stored:
         deal_id = uuid.UUID(str(n.originator_id))
-        event = tracker.mapper.to_domain_event(n)
+        event = tracker.store.mapper.to_domain_event(n)
         if n.topic == OPENED_TOPIC:
             opening = decoder.opening(deal_id, n.originator_version, n.topic, n.state)
             assert (
@@ -84,10 +84,10 @@ def test_a_state_with_unknown_transcoded_values_goes_the_librarys_way(
     tracker: PhaseTracker,
 ) -> None:
     result = log(tracker, "ann", "contact_captured", 0, **TRICKY_FIELDS)
-    decoder = Decoder(tracker.mapper)
+    decoder = Decoder(tracker.store.mapper)
     [n] = [
         n
-        for n in tracker.recorder.select_notifications(0, 1000)
+        for n in tracker.store.recorder.select_notifications(0, 1000)
         if n.originator_version == 2 and n.topic in DEAL_TOPICS
     ]
     assert decoder._state(n.state, ("timestamp", "occurred_at")) is None
@@ -103,10 +103,10 @@ def test_values_orjson_refuses_go_the_librarys_way_and_the_rest_stay_fast(
     unusual = {"big": 2**70 + 1, "ratio": 0.1, "tiny": 5e-324, "text": "é€😀\u2028"}
     wide = log(tracker, "ann", "contact_captured", 0, **unusual)
     plain = log(tracker, "bob", "contact_captured", 0, ratio=0.1, text="é€😀\u2028")
-    decoder = Decoder(tracker.mapper)
+    decoder = Decoder(tracker.store.mapper)
     stored = {
         n.originator_id: n
-        for n in tracker.recorder.select_notifications(0, 1000)
+        for n in tracker.store.recorder.select_notifications(0, 1000)
         if n.originator_version == 2 and n.topic in DEAL_TOPICS
     }
     times = ("timestamp", "occurred_at")
@@ -116,6 +116,6 @@ def test_values_orjson_refuses_go_the_librarys_way_and_the_rest_stay_fast(
         n = stored[result.deal_id]
         assert (decoder._state(n.state, times) is not None) is fast
         entry = decoder.entry(result.deal_id, 2, n.topic, n.state)
-        assert entry == entry_from_event(tracker.mapper.to_domain_event(n))
+        assert entry == entry_from_event(tracker.store.mapper.to_domain_event(n))
         assert type(entry.fields.get("big", 0)) is int  # whole, not a float
     assert entry.fields["big"] == 2**70 + 1

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from psycopg.sql import Composable
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
     from projections.store import PostgresStore, Store
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import uuid
     from collections.abc import Callable, Iterable
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
     from projections.fold import DealHistory
 
 

@@ -9,7 +9,7 @@ from projections.build import id_ranges
 from tests.projections.conftest import log, rows
 
 if TYPE_CHECKING:
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
     from projections.runner import Projector
 
 

@@ -14,7 +14,7 @@ from tests.projections.conftest import day, log, rows
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
     from projections.runner import Projector
 
 

@@ -18,8 +18,8 @@ from projections.models import LostReason
 from tests.projections.conftest import day, log
 
 if TYPE_CHECKING:
-    from domain.application import PhaseTracker
     from domain.pipeline import Pipeline
+    from domain.service import PhaseTracker
     from projections.runner import Projector
 
 DAY = 86400.0

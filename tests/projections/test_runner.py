@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 
 def _twelve_deals(tracker: PhaseTracker) -> None:
@@ -159,7 +159,7 @@ def test_a_lost_notify_does_not_stall_the_runner(
 ) -> None:
     writer = make_tracker()
     # A fake recorder hook: this writer never NOTIFYs (on SQLite there is none).
-    writer.recorder._notify_channel = lambda cursor: None  # type: ignore[attr-defined]
+    writer.store.recorder._notify_channel = lambda cursor: None  # type: ignore[attr-defined]
     projector.catch_up()
     projector.start()
 

@@ -9,7 +9,7 @@ import pytest
 from tests.projections.conftest import log
 
 if TYPE_CHECKING:
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
     from projections.runner import Projector
 
 

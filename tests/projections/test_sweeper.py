@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     import pytest
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 
 def test_a_hubspot_deal_idle_for_90_days_is_closed_lost_with_no_response(
@@ -61,14 +61,14 @@ def test_the_sweep_expires_many_deals_per_transaction_and_stops_between_chunks(
     clock.now = day(91)
     stopping = threading.Event()
     saves: list[int] = []
-    real_save = tracker.save
+    real_save = tracker.store.save
 
-    def save_then_stop(*deals: Any, **kwargs: Any) -> Any:
+    def save_then_stop(deals: Any, keys: Any = ()) -> Any:
         saves.append(len(deals))
         stopping.set()  # the server shuts down during the first chunk
-        return real_save(*deals, **kwargs)
+        return real_save(deals, keys)
 
-    monkeypatch.setattr(tracker, "save", save_then_stop)
+    monkeypatch.setattr(tracker.store, "save", save_then_stop)
 
     # Step: the first chunk is written whole; the sweep stops before the next.
     assert sweep_expired(tracker, projector, clock.now, stopping, chunk=2) == 2
@@ -76,11 +76,11 @@ def test_the_sweep_expires_many_deals_per_transaction_and_stops_between_chunks(
 
     # Step: the next sweep picks up the rest, two deals per transaction.
     stopping.clear()
-    monkeypatch.setattr(tracker, "save", real_save)
+    monkeypatch.setattr(tracker.store, "save", real_save)
     projector.catch_up()
     saves.clear()
     monkeypatch.setattr(
-        tracker, "save", lambda *d, **k: saves.append(len(d)) or real_save(*d, **k)
+        tracker.store, "save", lambda d, k=(): saves.append(len(d)) or real_save(d, k)
     )
     assert sweep_expired(tracker, projector, clock.now, chunk=2) == 3
     assert saves == [2, 1]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     import pytest
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 
 def viewing(contact: str, minutes: int, action_id: str) -> LogAction:
@@ -43,21 +43,21 @@ def test_a_batch_beaten_to_one_deal_is_staged_again_whole(
         ours.log_action(viewing(contact, 0, f"{contact}-0"))  # cached by `ours`
 
     saves: list[int] = []
-    real_save = ours.save
+    real_save = ours.store.save
 
-    def save_after_the_other_worker(*deals: Any, **kwargs: Any) -> Any:
+    def save_after_the_other_worker(deals: Any, keys: Any = ()) -> Any:
         saves.append(len(deals))
         if len(saves) == 1:  # between our read and our save, `other` writes "b"
             other.log_action(viewing("b", 5, "b-other"))
-        return real_save(*deals, **kwargs)
+        return real_save(deals, keys)
 
-    monkeypatch.setattr(ours, "save", save_after_the_other_worker)
-    one_by_one: list[LogAction] = []
-    real_one = ours.batches._one_by_one
+    monkeypatch.setattr(ours.store, "save", save_after_the_other_worker)
+    one_by_one: list[Any] = []
+    real_one = ours.writer._each_alone
     monkeypatch.setattr(
-        ours.batches,
-        "_one_by_one",
-        lambda command: one_by_one.append(command) or real_one(command),
+        ours.writer,
+        "_each_alone",
+        lambda unit, *rest: one_by_one.append(unit) or real_one(unit, *rest),
     )
 
     batch = [viewing(contact, 10, f"{contact}-ours") for contact in ("a", "b", "c")]
@@ -77,16 +77,16 @@ def test_a_lost_race_leaves_no_cycle_holding_the_batch(
     cleared, deals and decisions wait for the cyclic collector (a pause)."""
     ours, other = make_tracker(), make_tracker()
     ours.log_action(viewing("b", 0, "b-0"))
-    real_save = ours.save
+    real_save = ours.store.save
     raced: list[bool] = []
 
-    def save_after_the_other_worker(*deals: Any, **kwargs: Any) -> Any:
+    def save_after_the_other_worker(deals: Any, keys: Any = ()) -> Any:
         if not raced:
             raced.append(True)
             other.log_action(viewing("b", 5, "b-other"))
-        return real_save(*deals, **kwargs)
+        return real_save(deals, keys)
 
-    monkeypatch.setattr(ours, "save", save_after_the_other_worker)
+    monkeypatch.setattr(ours.store, "save", save_after_the_other_worker)
     gc.collect()
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
@@ -109,20 +109,20 @@ def test_a_lost_race_puts_the_deals_back_so_the_retry_reads_only_new_events(
         ours.log_action(viewing(contact, 0, f"{contact}-0"))
     ours.log_actions([viewing("a", 1, "a-1")], isolate=True)  # cached by `ours`
     ours.log_actions([viewing("b", 1, "b-1")], isolate=True)
-    real_save, real_read = ours.save, ours.keys.lookup
+    real_save, real_read = ours.store.save, ours.store.keys.lookup
     reads: list[list[int]] = []
 
-    def save_after_the_other_worker(*deals: Any, **kwargs: Any) -> Any:
+    def save_after_the_other_worker(deals: Any, keys: Any = ()) -> Any:
         if len(reads) == 1:  # between our read and our save, `other` writes "b"
             other.log_action(viewing("b", 5, "b-other"))
-        return real_save(*deals, **kwargs)
+        return real_save(deals, keys)
 
     def read(action_ids: list[str], versions: dict[Any, int]) -> Any:
         reads.append(sorted(versions.values()))
         return real_read(action_ids, versions)
 
-    monkeypatch.setattr(ours, "save", save_after_the_other_worker)
-    monkeypatch.setattr(ours.keys, "lookup", read)
+    monkeypatch.setattr(ours.store, "save", save_after_the_other_worker)
+    monkeypatch.setattr(ours.store.keys, "lookup", read)
     batch = [viewing(contact, 10, f"{contact}-ours") for contact in ("a", "b")]
     answers = ours.log_actions(batch, isolate=True)
 
@@ -150,14 +150,14 @@ def test_one_action_sent_to_both_workers_at_once_is_stored_once_every_time(
     for contact in contacts:
         ours.log_action(viewing(contact, 0, f"{contact}-0"))  # cached by `ours`
     racing: list[LogAction] = []
-    real_save = ours.save
+    real_save = ours.store.save
 
-    def save_after_the_other_worker(*deals: Any, **kwargs: Any) -> Any:
+    def save_after_the_other_worker(deals: Any, keys: Any = ()) -> Any:
         if racing:  # between our read and our save, `other` logs the same action
             other.log_action(racing.pop())
-        return real_save(*deals, **kwargs)
+        return real_save(deals, keys)
 
-    monkeypatch.setattr(ours, "save", save_after_the_other_worker)
+    monkeypatch.setattr(ours.store, "save", save_after_the_other_worker)
     for contact in contacts:
         command = viewing(contact, 10, f"{contact}-both")
         racing.append(command)

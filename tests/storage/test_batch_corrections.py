@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     import pytest
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 
 def hubspot(contact: str, at: float, type: str = "meeting_booked") -> LogAction:
@@ -36,13 +36,13 @@ def hubspot(contact: str, at: float, type: str = "meeting_booked") -> LogAction:
 def count_saves(tracker: PhaseTracker, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of deals in each transaction the tracker saves."""
     saves: list[int] = []
-    real_save = tracker.save
+    real_save = tracker.store.save
 
-    def save(*deals: Any, **kwargs: Any) -> Any:
+    def save(deals: Any, keys: Any = ()) -> Any:
         saves.append(len(deals))
-        return real_save(*deals, **kwargs)
+        return real_save(deals, keys)
 
-    monkeypatch.setattr(tracker, "save", save)
+    monkeypatch.setattr(tracker.store, "save", save)
     return saves
 
 
@@ -86,7 +86,7 @@ def test_voiding_again_replays_and_other_content_conflicts_alone(
         tracker.log_action(hubspot(contact, 0))
         tracker.log_action(hubspot(contact, 1, "presentation_booked"))
     first = tracker.void(VoidAction("ann-presentation_booked", reason="wrong deal"))
-    head = tracker.recorder.max_notification_id()
+    head = tracker.store.recorder.max_notification_id()
 
     answers = tracker.void_many(
         [
@@ -97,7 +97,7 @@ def test_voiding_again_replays_and_other_content_conflicts_alone(
 
     assert answers[0] == Result(**{**vars(first), "replayed": True})
     assert isinstance(answers[1], ActionConflict)
-    assert tracker.recorder.max_notification_id() == head  # nothing new stored
+    assert tracker.store.recorder.max_notification_id() == head  # nothing new stored
     [bob] = tracker.void_many([VoidAction("bob-presentation_booked", reason="x")])
     assert isinstance(bob, Result) and bob.phase == "appointment_scheduled"
 
@@ -147,15 +147,15 @@ def test_an_expiry_batch_beaten_to_one_deal_is_staged_again(
     ours.expire_many(ids)  # reads (and caches) the deals: none due yet
     clock.now = day(91)
     saves: list[int] = []
-    real_save = ours.save
+    real_save = ours.store.save
 
-    def save_after_the_other_sweeper(*deals: Any, **kwargs: Any) -> Any:
+    def save_after_the_other_sweeper(deals: Any, keys: Any = ()) -> Any:
         saves.append(len(deals))
         if len(saves) == 1:  # between our read and our save, `other` expires "b"
             other.expire(ids[1])
-        return real_save(*deals, **kwargs)
+        return real_save(deals, keys)
 
-    monkeypatch.setattr(ours, "save", save_after_the_other_sweeper)
+    monkeypatch.setattr(ours.store, "save", save_after_the_other_sweeper)
 
     answers = ours.expire_many(ids)
 

@@ -7,15 +7,18 @@ import threading
 from typing import TYPE_CHECKING
 
 from api.settings import Settings, eventsourcing_env
-from domain.application import PhaseTracker
-from domain.batch import DealRejected
 from domain.commands import LogAction, Result
-from domain.definitions import PRESETS_DIR, load_presets, parse_definition
+from domain.definitions import parse_definition
 from domain.errors import ActionConflict, InvalidCommand
+from domain.staging import DealRejected
+from storage.definitions import PRESETS_DIR, load_presets
+from storage.wiring import open_service
 from tests.helpers.clock import T0
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from domain.service import PhaseTracker
 
 
 def test_concurrent_writers_on_one_deal_lose_no_action(
@@ -147,7 +150,7 @@ def test_import_stores_many_deals_and_rejects_a_bad_deal_whole(
         act("c", "contact_captured", 0),
         act("c", "contact_captured", 0),  # same key, same content: a replay
     ]
-    before = tracker.recorder.max_notification_id() or 0
+    before = tracker.store.recorder.max_notification_id() or 0
 
     answers = tracker.log_actions(commands, deals_per_transaction=2)
 
@@ -166,7 +169,7 @@ def test_import_stores_many_deals_and_rejects_a_bad_deal_whole(
     assert not isinstance(a_deal, Exception)
     assert tracker.deal(a_deal.deal_id).state.phase == "qualification"
     # 2 deals opened (a, c) with 3 actions: 5 events, nothing for b.
-    assert (tracker.recorder.max_notification_id() or 0) - before == 5
+    assert (tracker.store.recorder.max_notification_id() or 0) - before == 5
     # Step: importing the same file again stores nothing and answers the same.
     again = tracker.log_actions(commands)
     assert [getattr(a, "replayed", None) for a in again] == [
@@ -177,7 +180,7 @@ def test_import_stores_many_deals_and_rejects_a_bad_deal_whole(
         True,
         True,
     ]
-    assert (tracker.recorder.max_notification_id() or 0) - before == 5
+    assert (tracker.store.recorder.max_notification_id() or 0) - before == 5
     conflicting = tracker.log_actions([act("a", "contact_captured", 0, note="x")])
     assert isinstance(conflicting[0], ActionConflict)
 
@@ -185,7 +188,7 @@ def test_import_stores_many_deals_and_rejects_a_bad_deal_whole(
 def test_group_commit_answers_each_request_and_fails_only_the_bad_one(
     settings: Settings,
 ) -> None:
-    tracker = PhaseTracker(
+    tracker = open_service(
         eventsourcing_env(settings),
         pipelines=load_presets().values(),
         group_commit=True,

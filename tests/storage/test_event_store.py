@@ -20,7 +20,7 @@ from domain.errors import (
 from tests.helpers.clock import day
 
 if TYPE_CHECKING:
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 
 def tesoro(type: str, at: float, **kw: object) -> LogAction:
@@ -30,7 +30,7 @@ def tesoro(type: str, at: float, **kw: object) -> LogAction:
 
 
 def head(tracker: PhaseTracker) -> int:
-    return tracker.recorder.max_notification_id() or 0
+    return tracker.store.recorder.max_notification_id() or 0
 
 
 def test_first_action_opens_the_deal_by_natural_keys(tracker: PhaseTracker) -> None:

@@ -16,13 +16,13 @@ from tests.api.test_lost_connections import end_every_other_connection
 from tests.storage.test_batch_conflicts import viewing
 
 if TYPE_CHECKING:
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 
 def loans(tracker: PhaseTracker) -> int:
-    stats: dict[str, int] = tracker.recorder.datastore.pool.get_stats()  # type: ignore[attr-defined]
+    stats: dict[str, int] = tracker.store.recorder.datastore.pool.get_stats()  # type: ignore[attr-defined]
     return stats.get("requests_num", 0)
 
 
@@ -45,13 +45,13 @@ def test_a_held_connection_ended_before_the_save_is_replaced(
     tracker: PhaseTracker, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tracker.log_action(viewing("a", 0, "a-0"))
-    real_save = tracker.save
+    real_save = tracker.store.save
 
-    def save_after_the_server_ended_it(*deals: Any, **kwargs: Any) -> Any:
+    def save_after_the_server_ended_it(deals: Any, keys: Any = ()) -> Any:
         assert end_every_other_connection(database_url) > 0
-        return real_save(*deals, **kwargs)
+        return real_save(deals, keys)
 
-    monkeypatch.setattr(tracker, "save", save_after_the_server_ended_it)
+    monkeypatch.setattr(tracker.store, "save", save_after_the_server_ended_it)
     answers = tracker.log_actions(
         [viewing("a", 5, "a-1"), viewing("b", 0, "b-0")], isolate=True
     )

@@ -10,7 +10,7 @@ from domain.deal import deal_id_for
 from tests.helpers.clock import T0
 
 if TYPE_CHECKING:
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 
 def lead(type: str, day: int, pipeline: str = "es-leads") -> LogAction:
@@ -27,13 +27,13 @@ def test_a_converted_lead_and_its_opportunity_import_in_one_transaction(
     tracker: PhaseTracker,
 ) -> None:
     saves: list[int] = []
-    save = tracker.save
+    save = tracker.store.save
 
-    def counting_save(*objects: Any, **kwargs: Any) -> Any:
+    def counting_save(objects: Any, keys: Any = ()) -> Any:
         saves.append(len(objects))
-        return save(*objects, **kwargs)
+        return save(objects, keys)
 
-    tracker.save = counting_save  # type: ignore[method-assign]
+    tracker.store.save = counting_save  # type: ignore[method-assign]
 
     # Step: the lead converts (the chain opens the opportunity) and the
     # opportunity's own next action comes later in the same import.

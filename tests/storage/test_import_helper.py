@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from domain.batch import DealRejected
 from domain.commands import LogAction, Result
 from domain.deal import deal_id_for
 from domain.errors import InvalidCommand
+from domain.staging import DealRejected
 from tests.helpers.clock import T0
 
 if TYPE_CHECKING:
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 
 def act(pipeline: str, contact: str, type: str, day: int, **kw: object) -> LogAction:
@@ -47,11 +47,11 @@ def test_a_big_import_shares_deals_with_a_helper_and_keeps_every_rule(
     tracker: PhaseTracker,
 ) -> None:
     # Step: a first big call starts the helper (and is logged here meanwhile).
-    tracker.batches.helper_from = 1
+    tracker.big_calls.helper_from = 1
     tracker.log_actions([act("nl-tesoro", "first", "contact_captured", 0)])
-    helper = tracker.batches.wait_for_helper(timeout=120)
+    helper = tracker.big_calls.wait_for_helper(timeout=120)
     assert helper is not None
-    before = tracker.recorder.max_notification_id() or 0
+    before = tracker.store.recorder.max_notification_id() or 0
 
     commands = history()
     answers = tracker.log_actions(commands)
@@ -75,7 +75,7 @@ def test_a_big_import_shares_deals_with_a_helper_and_keeps_every_rule(
     )
 
     # Step: one total order: 7 deals x 3 events, the lead's 3, the opportunity's 3.
-    notifications = tracker.recorder.select_notifications(before + 1, 1000)
+    notifications = tracker.store.recorder.select_notifications(before + 1, 1000)
     ids = [n.id for n in notifications]
     assert ids == sorted(set(ids))
     assert len(ids) == 7 * 3 + 3 + 3
@@ -86,7 +86,7 @@ def test_a_big_import_shares_deals_with_a_helper_and_keeps_every_rule(
     answered = helper.answered
     again = tracker.log_actions(commands)
     assert helper.answered > answered
-    assert (tracker.recorder.max_notification_id() or 0) == ids[-1]
+    assert (tracker.store.recorder.max_notification_id() or 0) == ids[-1]
     for first, second in zip(answers, again, strict=True):
         if isinstance(first, Result):
             assert isinstance(second, Result) and second.replayed

@@ -12,7 +12,7 @@ from tests.storage.test_batch_conflicts import viewing
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 
 def test_lookup_answers_what_the_two_reads_answer(tracker: PhaseTracker) -> None:
@@ -23,15 +23,15 @@ def test_lookup_answers_what_the_two_reads_answer(tracker: PhaseTracker) -> None
     ids = ["a-5", "b-0", "never", "a-10"]
     versions = {a: 2, b: 0, c: 0}
 
-    found, events = tracker.keys.lookup(ids, versions)
+    found, events = tracker.store.keys.lookup(ids, versions)
 
-    assert found == tracker.keys.find_actions(ids)
+    assert found == tracker.store.find_actions(ids)
     assert set(found) == {"a-5", "b-0", "a-10"} and found["b-0"][0] == b
-    assert events == tracker.keys.select_events_after(versions)
+    assert events == tracker.store.keys.select_events_after(versions)
     assert [e.originator_version for e in events[a]] == [3, 4]  # in order
     assert [e.originator_version for e in events[b]] == [1, 2]
     assert c not in events
-    assert tracker.keys.lookup([], {c: 0}) == ({}, {})
+    assert tracker.store.keys.lookup([], {c: 0}) == ({}, {})
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -45,7 +45,7 @@ def test_postgres_connections_start_without_jit(
     """
     monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=7s")
     tracker = make_tracker()
-    pool = tracker.recorder.datastore.pool
+    pool = tracker.store.recorder.datastore.pool
     with pool.connection() as first, pool.connection() as second:
         for conn in (first, second):
             settings = conn.execute(

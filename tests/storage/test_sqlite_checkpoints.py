@@ -51,7 +51,7 @@ def test_the_servers_projector_copies_the_log_into_the_database_file(
     )
     with TestClient(create_app(settings), headers=bearer(ADMIN_KEY)) as client:
         tracker = client.app.state.tracker  # type: ignore[attr-defined]
-        with tracker.recorder.datastore.get_connection(commit=False) as conn:
+        with tracker.store.recorder.datastore.get_connection(commit=False) as conn:
             cursor = conn.cursor()
             cursor.execute("PRAGMA wal_autocheckpoint")
             assert cursor.fetchall()[0][0] == WAL_AUTOCHECKPOINT  # left to us

@@ -8,15 +8,17 @@ import threading
 from typing import TYPE_CHECKING
 
 from api.settings import Settings, eventsourcing_env
-from domain.application import PhaseTracker
 from domain.commands import LogAction
 from domain.deal import deal_id_for
-from domain.definitions import load_presets
+from storage.definitions import load_presets
 from storage.sqlite import sqlite_write_lock
+from storage.wiring import open_service
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event
     from pathlib import Path
+
+    from domain.service import PhaseTracker
 
 
 def test_another_process_logging_an_action_waits_until_the_lock_is_free(
@@ -24,7 +26,7 @@ def test_another_process_logging_an_action_waits_until_the_lock_is_free(
 ) -> None:
     db = tmp_path / "phaselog.db"
     settings = Settings(database_url=f"sqlite:///{db}")
-    tracker = PhaseTracker(
+    tracker = open_service(
         eventsourcing_env(settings), pipelines=load_presets().values()
     )
     holding, release = _context().Event(), _context().Event()

@@ -17,12 +17,12 @@ from eventsourcing.persistence import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.transcoder import FastJSONTranscoder, plain
+from storage.transcoder import FastJSONTranscoder, plain
 from tests.projections.conftest import log
 from tests.projections.test_decode import TRICKY_FIELDS
 
 if TYPE_CHECKING:
-    from domain.application import PhaseTracker
+    from domain.service import PhaseTracker
 
 
 def registered(transcoder: JSONTranscoder) -> JSONTranscoder:
@@ -90,7 +90,7 @@ def test_stored_events_are_written_fast_and_read_back_whole(
 
     stored = [
         n
-        for n in tracker.recorder.select_notifications(0, 100)
+        for n in tracker.store.recorder.select_notifications(0, 100)
         if n.topic.endswith("ActionLogged")
     ]
     assert len(stored) == 2

@@ -28,8 +28,8 @@ from domain.errors import PhaselogError
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from domain.application import PhaseTracker
     from domain.commands import LogAction
+    from domain.service import PhaseTracker
 
 Answer = Result | PhaselogError
 
@@ -41,14 +41,14 @@ class HelperFailed(Exception):
 class Helper:
     """One helper process, started in the background; `ready` once it can work.
 
-    A plain child (`python -m domain.helper`) talking pickle over its stdin and
+    A plain child (`python -m storage.helper`) talking pickle over its stdin and
     stdout: unlike multiprocessing's spawn it never re-runs the caller's
     `__main__`, and unlike fork it copies no open connection or pool thread.
     """
 
     def __init__(self, env: Mapping[str, str], pipelines: list[tuple[str, int]]):
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "domain.helper"],
+            [sys.executable, "-m", "storage.helper"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -193,22 +193,21 @@ def answers_from(portable: list[Any]) -> list[Answer]:
 
 
 def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
-    from domain.application import PhaseTracker
-    from domain.collector import tune_gc
+    from storage.collector import no_gc, tune_gc
+    from storage.wiring import open_service
 
     def reply(ok: bool, payload: Any) -> None:
         pickle.dump((ok, payload), replies, pickle.HIGHEST_PROTOCOL)
         replies.flush()
 
     env, pipelines = pickle.load(requests)
-    tracker = PhaseTracker(env)
+    # Never a helper of its own (no big calls): its share of a big call is
+    # big too, and a third process only fights the other two for the cores.
+    tracker = open_service(env, big_calls=False)
     # Between calls the default thresholds ran full collections over the deal
     # cache while this process read the next request: its parent, blocked
     # writing that request, lost a fifth of its time.
     tune_gc()
-    # Never a helper of its own: its share of a big call is big too, and a
-    # third process only fights the other two for the machine's cores.
-    tracker.batches.helper_from = sys.maxsize
     try:
         _load(tracker, pipelines)
         reply(True, None)
@@ -219,9 +218,10 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
                 return
             try:
                 _load(tracker, pipelines)
-                answers = tracker.log_actions(
-                    commands, deals_per_transaction=deals_per_transaction
-                )
+                with no_gc():
+                    answers = tracker.log_actions(
+                        commands, deals_per_transaction=deals_per_transaction
+                    )
             except Exception as error:  # noqa: BLE001 - the parent logs it instead
                 reply(False, repr(error))
                 continue

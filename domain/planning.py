@@ -1,0 +1,187 @@
+"""What each command will write, checked as far as it can be without a history.
+
+A plan is the entry a command adds to one deal, the digest its replay is known
+by, and how to open the deal if it is new. Actions, moves and voids are planned
+from the command alone; an expiry from the deal it closes; a chained deal's
+opening action from the step that entered the chaining phase. Ids the service
+makes itself (voids, expiries, chains) are deterministic, so writing one twice
+stores it once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from domain.commands import LogAction, MoveDeal, VoidAction, digest_of
+from domain.deal import KEY_NAMESPACE, Deal, deal_id_for
+from domain.engine import Entry, expiry_due, replay
+from domain.errors import InvalidCommand
+from domain.limits import (
+    ACTOR_MAX,
+    NOTE_MAX,
+    REASON_MAX,
+    check_fields,
+    check_id,
+    check_line,
+    check_text,
+    time_problem,
+)
+
+if TYPE_CHECKING:
+    from domain.engine import Decision
+    from domain.pipeline import Pipeline
+
+FUTURE_TOLERANCE = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A command checked for what needs no history, with the deal it belongs to."""
+
+    deal_id: uuid.UUID
+    entry: Entry
+    digest: str
+    open: partial[Deal] | None = None  # None: the deal must exist
+
+
+def check_time(name: str, value: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """A business time: `now` if none is given; at most a day ahead."""
+    if value is None:
+        return now
+    problem = time_problem(value)
+    if problem is not None:
+        raise InvalidCommand(name, problem)
+    if value - now > FUTURE_TOLERANCE:
+        raise InvalidCommand(name, "lies more than a day in the future")
+    return value
+
+
+def opener(pipeline: Pipeline, contact_id: str, object_id: str | None) -> partial[Deal]:
+    """How to open a deal of `pipeline` (its latest version) when it is new."""
+    return partial(
+        Deal,
+        pipeline=pipeline.id,
+        pipeline_version=pipeline.version,
+        contact_id=contact_id,
+        object_id=object_id,
+    )
+
+
+def plan_action(pipeline: Pipeline, command: LogAction, now: dt.datetime) -> Plan:
+    """Validate what needs no history, and name the deal the action belongs to."""
+    check_id("contact_id", command.contact_id)
+    if command.object_id is not None:
+        check_id("object_id", command.object_id)
+    if not pipeline.has_action(command.type):
+        known = ", ".join(a.key for a in pipeline.actions)
+        raise InvalidCommand(
+            "type", f"unknown action {command.type!r} in {pipeline.id} (known: {known})"
+        )
+    check_line("actor", command.actor, ACTOR_MAX)
+    check_text("note", command.note, NOTE_MAX)
+    check_fields(command.fields)
+    occurred_at = check_time("occurred_at", command.occurred_at, now)
+    action_id = check_id("action_id", command.action_id or uuid.uuid4().hex)
+    entry = Entry(
+        kind="action",
+        entry_id=action_id,
+        occurred_at=occurred_at,
+        seq=0,
+        type=command.type,
+        outcome=command.outcome,
+        fields=dict(command.fields),
+        actor=command.actor,
+        note=command.note,
+    )
+    deal_id = deal_id_for(pipeline.id, command.contact_id, command.object_id)
+    return Plan(
+        deal_id,
+        entry,
+        digest_of(command),
+        opener(pipeline, command.contact_id, command.object_id),
+    )
+
+
+def plan_move(command: MoveDeal, now: dt.datetime) -> Plan:
+    check_id("phase", command.phase)
+    check_text("reason", command.reason, REASON_MAX)
+    check_line("actor", command.actor, ACTOR_MAX)
+    check_fields(command.fields)
+    entry = Entry(
+        kind="move",
+        entry_id=check_id("action_id", command.action_id or uuid.uuid4().hex),
+        occurred_at=check_time("occurred_at", command.occurred_at, now),
+        seq=0,
+        phase=command.phase,
+        reason=command.reason,
+        fields=dict(command.fields),
+        actor=command.actor,
+    )
+    return Plan(command.deal_id, entry, digest_of(command))
+
+
+def check_void(command: VoidAction) -> None:
+    """What a void may hold, checked before its action is looked up."""
+    check_id("action_id", command.action_id)
+    check_text("reason", command.reason, REASON_MAX)
+    check_line("actor", command.actor, ACTOR_MAX)
+
+
+def plan_void(command: VoidAction, deal_id: uuid.UUID, now: dt.datetime) -> Plan:
+    """The void of an earlier action; its id follows from the voided action's."""
+    entry = Entry(
+        kind="void",
+        entry_id=str(uuid.uuid5(KEY_NAMESPACE, f"void\x1f{command.action_id}")),
+        occurred_at=now,
+        seq=0,
+        voids=command.action_id,
+        reason=command.reason,
+        actor=command.actor,
+    )
+    return Plan(deal_id, entry, digest_of(command))
+
+
+def plan_expiry(deal: Deal, pipeline: Pipeline, now: dt.datetime) -> Plan | None:
+    """The expiry due on an idle deal by its pipeline's policy, if due by `now`."""
+    due = expiry_due(pipeline, replay(pipeline, deal.entries))
+    if due is None or due > now:
+        return None
+    assert pipeline.expiry is not None
+    # One id per due time: a sweeper running twice writes one event.
+    entry = Entry(
+        kind="expiry",
+        entry_id=str(uuid.uuid5(KEY_NAMESPACE, f"expiry\x1f{deal.id}\x1f{due}")),
+        occurred_at=due,
+        seq=0,
+        phase=pipeline.expiry.to,
+        fields=dict(pipeline.expiry.fields),
+    )
+    return Plan(deal.id, entry, entry.entry_id)
+
+
+def plan_chain(deal: Deal, decision: Decision, target: Pipeline) -> Plan:
+    """The action opening (or advancing) `target`'s deal of the same contact and
+    object, when `decision` entered a chaining phase: one id per cause."""
+    source = decision.step.entry
+    assert decision.step.chain is not None
+    entry = Entry(
+        kind="action",
+        entry_id=str(uuid.uuid5(KEY_NAMESPACE, f"chain\x1f{source.entry_id}")),
+        occurred_at=source.occurred_at,
+        seq=0,
+        type=decision.step.chain.action,
+        fields={**source.fields, "source_deal_id": str(deal.id)},
+        actor=source.actor,
+        note=f"opened from {deal.pipeline} deal {deal.id}",
+    )
+    other_id = deal_id_for(target.id, deal.contact_id, deal.object_id)
+    return Plan(
+        other_id,
+        entry,
+        entry.entry_id,
+        opener(target, deal.contact_id, deal.object_id),
+    )
