@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from domain.errors import InvalidCommand
-from domain.pipeline import Chain, FieldSpec, PhaseKind, Pipeline
+from domain.guards import check_action, check_field, check_move, check_void
+from domain.pipeline import Chain, PhaseKind, Pipeline
 
 EntryKind = Literal["action", "move", "void", "expiry"]
 
@@ -386,94 +386,3 @@ def decide(
         for spec in pipeline.phase(step.phase_after).requires:
             check_field(spec, new.fields, f"entering {step.phase_after!r}")
     return Decision(before, after, step, went_on)
-
-
-def check_action(pipeline: Pipeline, entry: Entry) -> None:
-    if not entry.type or not pipeline.has_action(entry.type):
-        known = ", ".join(a.key for a in pipeline.actions)
-        raise InvalidCommand(
-            "type", f"unknown action {entry.type!r} in {pipeline.id} (known: {known})"
-        )
-    action = pipeline.action(entry.type)
-    if entry.outcome is not None and entry.outcome not in action.outcomes:
-        allowed = ", ".join(action.outcomes) or "none"
-        raise InvalidCommand(
-            "outcome",
-            f"unknown outcome {entry.outcome!r} for {action.key} (allowed: {allowed})",
-        )
-    if entry.outcome is None and action.outcome_required:
-        raise InvalidCommand(
-            "outcome", f"{action.key} needs one of: {', '.join(action.outcomes)}"
-        )
-    for spec in action.requires:
-        check_field(spec, entry.fields, action.key)
-
-
-def check_move(pipeline: Pipeline, state: DealState, entry: Entry) -> None:
-    target = entry.phase
-    if not target or not pipeline.has_phase(target):
-        raise InvalidCommand("phase", f"unknown phase {target!r} in {pipeline.id}")
-    if target == state.phase:
-        raise InvalidCommand("phase", f"the deal is already in {target!r}")
-    kind = pipeline.phase(target).kind
-    if kind not in ("open", "won") or state.kind in ("won", "lost"):
-        return  # losing, pausing or reopening a deal skips nothing
-    reference = state.held_phase if state.kind == "paused" else state.phase
-    if reference is not None and pipeline.index(target) <= pipeline.index(reference):
-        return
-    skipped = pipeline.open_phases_between(reference, target)
-    if skipped and pipeline.skip_policy == "forbid":
-        raise InvalidCommand(
-            "phase", f"{pipeline.id} forbids skipping phases ({', '.join(skipped)})"
-        )
-    missing_reason = not (entry.reason or "").strip()
-    if skipped and pipeline.skip_policy == "reason" and missing_reason:
-        raise InvalidCommand(
-            "reason", f"moving to {target!r} skips {', '.join(skipped)}: give a reason"
-        )
-
-
-def check_void(entries: Sequence[Entry], entry: Entry) -> None:
-    if not (entry.reason or "").strip():
-        raise InvalidCommand("reason", "a void needs a reason")
-    targets = [e for e in entries if e.entry_id == entry.voids]
-    if not targets:
-        raise InvalidCommand("action_id", f"no action {entry.voids!r} on this deal")
-    if targets[0].kind == "void":
-        raise InvalidCommand(
-            "action_id",
-            f"{entry.voids!r} is a void, which cannot itself be voided: to restore "
-            "the action it voided, log that action again under a new action_id",
-        )
-    if any(e.kind == "void" and e.voids == entry.voids for e in entries):
-        raise InvalidCommand("action_id", f"action {entry.voids!r} is already void")
-
-
-def check_field(spec: FieldSpec, fields: Mapping[str, Any], context: str) -> None:
-    name = f"fields.{spec.name}"
-    value = fields.get(spec.name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise InvalidCommand(name, f"required by {context}")
-    if spec.type == "enum":
-        if value not in spec.values:
-            raise InvalidCommand(name, f"must be one of: {', '.join(spec.values)}")
-        if value in spec.detail_for and spec.detail_field:
-            detail = fields.get(spec.detail_field)
-            if not isinstance(detail, str) or not detail.strip():
-                raise InvalidCommand(
-                    f"fields.{spec.detail_field}",
-                    f"required when {spec.name} is {value!r}",
-                )
-    elif spec.type == "date":
-        try:
-            dt.date.fromisoformat(str(value))
-        except ValueError:
-            raise InvalidCommand(name, "must be a date (YYYY-MM-DD)") from None
-    elif spec.type == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidCommand(name, "must be a number")
-    elif spec.type == "boolean":
-        if not isinstance(value, bool):
-            raise InvalidCommand(name, "must be true or false")
-    elif not isinstance(value, str):
-        raise InvalidCommand(name, "must be text")

@@ -13,14 +13,13 @@ stores an action at most once whichever process gets there first.
 
 from __future__ import annotations
 
-import os
 import pickle
 import subprocess
 import sys
 import threading
 from collections import deque
 from concurrent.futures import Future
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from domain.commands import Result
 from domain.errors import PhaselogError
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from domain.commands import LogAction
-    from domain.service import PhaseTracker
 
 Answer = Result | PhaselogError
 
@@ -41,14 +39,14 @@ class HelperFailed(Exception):
 class Helper:
     """One helper process, started in the background; `ready` once it can work.
 
-    A plain child (`python -m storage.helper`) talking pickle over its stdin and
+    A plain child (`python -m storage.helper_process`) talking pickle over its stdin and
     stdout: unlike multiprocessing's spawn it never re-runs the caller's
     `__main__`, and unlike fork it copies no open connection or pool thread.
     """
 
     def __init__(self, env: Mapping[str, str], pipelines: list[tuple[str, int]]):
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "storage.helper"],
+            [sys.executable, "-m", "storage.helper_process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -189,54 +187,7 @@ def answers_from(portable: list[Any]) -> list[Answer]:
     return [_error(*a) if isinstance(a, tuple) else a for a in portable]
 
 
-# -- in the helper process -------------------------------------------------------
-
-
-def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
-    from storage.collector import no_gc, tune_gc
-    from storage.wiring import open_service
-
-    def reply(ok: bool, payload: Any) -> None:
-        pickle.dump((ok, payload), replies, pickle.HIGHEST_PROTOCOL)
-        replies.flush()
-
-    env, pipelines = pickle.load(requests)
-    # Never a helper of its own (no big calls): its share of a big call is
-    # big too, and a third process only fights the other two for the cores.
-    tracker = open_service(env, big_calls=False)
-    # Between calls the default thresholds ran full collections over the deal
-    # cache while this process read the next request: its parent, blocked
-    # writing that request, lost a fifth of its time.
-    tune_gc()
-    try:
-        _load(tracker, pipelines)
-        reply(True, None)
-        while True:
-            try:
-                pipelines, commands, deals_per_transaction = pickle.load(requests)
-            except EOFError:
-                return
-            try:
-                _load(tracker, pipelines)
-                with no_gc():
-                    answers = tracker.log_actions(
-                        commands, deals_per_transaction=deals_per_transaction
-                    )
-            except Exception as error:  # noqa: BLE001 - the parent logs it instead
-                reply(False, repr(error))
-                continue
-            reply(True, [a if isinstance(a, Result) else _portable(a) for a in answers])
-    finally:
-        tracker.close()
-
-
-def _load(tracker: PhaseTracker, pipelines: list[tuple[str, int]]) -> None:
-    for pipeline_id, version in pipelines:
-        # A version not known yet loads the pipeline's history, latest included.
-        tracker.pipeline(pipeline_id, version)
-
-
-def _portable(error: PhaselogError) -> tuple[Any, ...]:
+def portable(error: PhaselogError) -> tuple[Any, ...]:
     """Our errors take other arguments than they keep in `args`: pickle by hand."""
     return type(error), error.args, vars(error)
 
@@ -248,10 +199,3 @@ def _error(
     Exception.__init__(error, *args)
     vars(error).update(attributes)
     return error
-
-
-if __name__ == "__main__":
-    # Our replies own stdout; anything else printed goes to stderr.
-    _replies = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    _serve(sys.stdin.buffer, _replies)
