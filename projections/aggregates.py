@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from psycopg.sql import Composable
 
-    from projections.store import Store, Tx
+    from projections.dialect import Store, Tx
 
 FUNNEL_COUNTS = "funnel_counts"
 STAGE_COUNTS = "stage_counts"

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from projections.store import Row
+from projections.dialect import Row
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence

@@ -25,8 +25,8 @@ from domain.errors import UnknownPipeline
 from projections.decode import DEAL_TOPICS as DEAL_TOPICS  # re-exported
 from projections.decode import OPENED_TOPIC, Decoder, Opening
 from projections.delta import Recent
+from projections.dialect import Row, chunks
 from projections.models import Unprojectable
-from projections.store import Row, chunks
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from eventsourcing.persistence import Notification
 
     from domain.application import PhaseTracker
-    from projections.store import Store
+    from projections.dialect import Store
 
 IdRange = tuple[uuid.UUID | None, uuid.UUID | None]  # [low, high) of deal ids
 

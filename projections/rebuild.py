@@ -32,9 +32,9 @@ if TYPE_CHECKING:
 
     from psycopg.sql import Composable
 
+    from projections.dialect import Row, Store
     from projections.runner import Projector
     from projections.schema import Schema
-    from projections.store import Row, Store
 
 _SWAP_ATTEMPTS = 20
 PROGRESS_EVERY = 1.0  # seconds between stored rebuild progress values

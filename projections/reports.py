@@ -16,6 +16,7 @@ from psycopg.sql import SQL, Composable, Identifier
 from domain.errors import InvalidCommand
 from domain.limits import time_problem
 from projections.aggregates import FUNNEL_COUNTS, STAGE_COUNTS
+from projections.dialect import where
 from projections.models import (
     DealRow,
     DealsPage,
@@ -28,12 +29,12 @@ from projections.models import (
 )
 from projections.schema import DEAL_COLUMNS, DEAL_PHASES, PHASE_INTERVALS, Schema
 from projections.stages import StageStats
-from projections.store import store_for, where
+from projections.store import store_for
 
 if TYPE_CHECKING:
     from domain.application import PhaseTracker
     from domain.pipeline import Pipeline
-    from projections.store import Row
+    from projections.dialect import Row
 
 FUNNEL_RULE = (
     "current counts deals now in the phase; reached counts deals that entered the "

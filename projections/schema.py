@@ -19,7 +19,7 @@ from psycopg.sql import SQL, Composable, Identifier
 from projections.aggregates import COUNTED, FUNNEL_COUNTS, STAGE_COUNTS, Aggregates
 
 if TYPE_CHECKING:
-    from projections.store import Store, Tx
+    from projections.dialect import Store, Tx
 
 PROJECTION = "read_models"
 TRACKING = "projection_tracking"

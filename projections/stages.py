@@ -28,7 +28,7 @@ from projections.aggregates import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from projections.store import Row, Store
+    from projections.dialect import Row, Store
 
 # (phase, rank, the bucket's lower bound, values to skip from there)
 Lookup = tuple[str, int, Any, int]

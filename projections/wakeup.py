@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg.sql import SQL, Identifier
 
-from projections.store import PostgresStore, SQLiteStore
+from projections.postgres_store import PostgresStore
+from projections.sqlite_store import SQLiteStore
 from storage.lockfiles import lock_file, release, remove_if_free, try_locked
 
 if TYPE_CHECKING:
     import threading
     from collections.abc import Iterator
 
-    from projections.store import Store
+    from projections.dialect import Store
 
 logger = logging.getLogger(__name__)
 _TRY_LOCK = SQL("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))")

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     import uuid
     from collections.abc import Collection, Sequence
 
+    from projections.dialect import Row, Store, Tx
     from projections.fold import Folded
     from projections.schema import Schema
-    from projections.store import Row, Store, Tx
 
 
 class PageWriter:

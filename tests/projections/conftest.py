@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from domain.application import PhaseTracker
     from domain.commands import Result
     from domain.pipeline import Pipeline
+    from projections.dialect import Row, Store
     from projections.schema import Schema
-    from projections.store import Row, Store
 
 EARLY = day(-1000)  # a period filter that keeps every row: the rows' own path
 

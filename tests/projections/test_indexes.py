@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from psycopg.sql import Composable
 
     from domain.application import PhaseTracker
-    from projections.store import PostgresStore, Store
+    from projections.dialect import Store
+    from projections.postgres_store import PostgresStore
 
 
 def _plans(store: Store, monkeypatch: pytest.MonkeyPatch, ask: Any) -> list[str]:
