@@ -24,8 +24,15 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from domain.application import PhaseTracker
+    from projections.aggregates import Counted
 
 Row = tuple[Any, ...]
+# A phase's time in stage (`stages`): count, mean, median, p90, current, median
+# entered_at (epoch) of current deals
+Stats = tuple[int, float | None, float | None, float | None, int, float | None]
+# A value looked up by its rank (`stages`): (phase, rank, the bucket's lower
+# bound, values to skip from there)
+Lookup = tuple[str, int, Any, int]
 
 
 class Tx(ABC):
@@ -91,10 +98,6 @@ class Store(ABC):
     def snapshot(self) -> AbstractContextManager[Tx]:
         """A read transaction that sees one consistent state across statements."""
 
-    def bulk_write(self) -> AbstractContextManager[Tx]:
-        """A write transaction for a rebuild's big sorts (its counts, its indexes)."""
-        return self.write()
-
     @abstractmethod
     def bind(self, value: Any) -> Any: ...
 
@@ -110,20 +113,6 @@ class Store(ABC):
     ) -> tuple[Composable, list[Any]]:
         """`column` equal to any of `values`, and its parameters."""
 
-    for_update: Composable = SQL("")
-
-    def vacuum(self, tables: Sequence[Composable]) -> None:
-        """Refresh planner statistics and the visibility map after a bulk load."""
-        return None  # SQLite plans without them
-
-    def analyze(self, tables: Sequence[Composable]) -> None:
-        """Refresh planner statistics of tables others fill (the event log)."""
-        return None
-
-    def checkpoint(self) -> None:
-        """Copy committed changes into the database file (SQLite's log)."""
-        return None  # PostgreSQL's own checkpointer does
-
     @abstractmethod
     def row_binder(
         self, uuids: Sequence[int], times: Sequence[int]
@@ -133,6 +122,136 @@ class Store(ABC):
         A rebuild binds every row it writes: the positions are found once
         instead of asking each value its type.
         """
+
+    def query(self, query: Composable, params: Sequence[Any] = ()) -> list[Row]:
+        """The rows of one statement, read in a transaction of its own, its
+        parameters bound: how every report reads."""
+        with self.read() as tx:
+            tx.execute(query, [self.bind(p) for p in params])
+            return tx.fetchall()
+
+    # -- what a transaction takes --------------------------------------------------
+
+    for_update: Composable  # locks the rows a SELECT reads, where rows lock
+
+    @abstractmethod
+    def bulk_write(self) -> AbstractContextManager[Tx]:
+        """A write transaction for a rebuild's big sorts (its counts, its indexes)."""
+
+    @abstractmethod
+    def lock_for_ddl(self, tx: Tx, key: str) -> None:
+        """Hold `key` until `tx` ends, so that two processes starting at once do
+        not both create the same tables."""
+
+    @abstractmethod
+    def vacuum(self, tables: Sequence[Composable]) -> None:
+        """Refresh planner statistics and the visibility map after a bulk load."""
+
+    @abstractmethod
+    def analyze(self, tables: Sequence[Composable]) -> None:
+        """Refresh planner statistics of tables others fill (the event log)."""
+
+    @abstractmethod
+    def analyze_in(self, tx: Tx, tables: Sequence[Composable]) -> None:
+        """Planner statistics of tables made in `tx` (not yet visible to others)."""
+
+    @abstractmethod
+    def checkpoint(self) -> None:
+        """Copy committed changes into the database file (SQLite's log)."""
+
+    # -- the catalog ---------------------------------------------------------------
+
+    @abstractmethod
+    def exists(self, tx: Tx, table: Composable) -> bool: ...
+
+    @abstractmethod
+    def index_names(self, tx: Tx, table: Composable) -> list[str]:
+        """The names of every index on `table`."""
+
+    @abstractmethod
+    def point_view(self, tx: Tx, view: Composable, source: Composable) -> None:
+        """(Re)define `view` as every row of `source`."""
+
+    @abstractmethod
+    def build_indexes(
+        self, statements: Sequence[Composable], tables: Sequence[Composable]
+    ) -> None:
+        """Run the index `statements` of bulk-loaded `tables`, then refresh the
+        tables' statistics."""
+
+    # -- the read models' rows -----------------------------------------------------
+
+    @abstractmethod
+    def stored_id(self, deal_id: uuid.UUID) -> Any:
+        """A deal's id as the event table's `originator_id` holds it."""
+
+    @abstractmethod
+    def remove_rows(
+        self,
+        tx: Tx,
+        deals: Composable,
+        intervals: Composable,
+        deal_ids: Sequence[uuid.UUID],
+        cuts: Sequence[tuple[uuid.UUID, int]],
+    ) -> None:
+        """Delete the rows of `deal_ids` from `deals`, and for each (deal, seq)
+        of `cuts` the deal's rows of `intervals` from that seq on."""
+
+    # -- the count tables (aggregates) ---------------------------------------------
+
+    # The SQL of a row `{r}`'s `open` flag, its `bucket`, and its duration in
+    # whole `micros`econds, as the count tables key and sum them.
+    count_terms: dict[str, str]
+
+    @abstractmethod
+    def create_count_triggers(
+        self, tx: Tx, counted: Counted, source: Composable, target: Composable
+    ) -> None:
+        """Triggers on `source` that keep the counts in `target` with every write."""
+
+    @abstractmethod
+    def drop_count_triggers(self, tx: Tx, target: Composable) -> None:
+        """What the triggers of a dropped count table leave behind."""
+
+    # -- the reports ---------------------------------------------------------------
+
+    @abstractmethod
+    def owned_intervals(
+        self, deal_phases: Composable, phase_intervals: Composable
+    ) -> Composable:
+        """A derived table of the intervals of the deals a pipeline (the first
+        parameter) has for an owner (the second), each deal's by its key."""
+
+    @abstractmethod
+    def phase_seek(
+        self, stage_counts: Composable, pipeline: str
+    ) -> tuple[list[Composable], list[Any]]:
+        """Conditions (and their parameters) that hold for every interval of
+        `pipeline`, and make the database seek each phase's by its index."""
+
+    @abstractmethod
+    def values_at_ranks(
+        self,
+        intervals: Composable,
+        pipeline: str,
+        value: tuple[Composable, Composable],
+        condition: Composable,
+        wanted: list[Lookup],
+    ) -> dict[tuple[str, int], list[float]]:
+        """(phase, rank) -> the values at rank and rank + 1 of `value` (what,
+        order) among the pipeline's `intervals` matching `condition`, each
+        `wanted` lookup walking the index from its bucket's start."""
+
+    @abstractmethod
+    def interval_stats(
+        self, source: Composable, condition: Composable, params: list[Any]
+    ) -> dict[str, Stats]:
+        """phase -> Stats over the intervals of `source` matching `condition`."""
+
+
+def bare(table: Composable) -> str:
+    """A table's own name, without schema or quotes."""
+    return table.as_string(None).rsplit(".", 1)[-1].strip('"')
 
 
 CHUNK = 500  # values per IN list: SQLite caps the number of parameters

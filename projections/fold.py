@@ -175,7 +175,7 @@ class Folder:
         """The given deals' histories read from the event table up to `upto`."""
         histories: list[DealHistory] = []
         for chunk in chunks(sorted(deal_ids)):
-            values = [self._stored_id(i) for i in chunk]
+            values = [self.store.stored_id(i) for i in chunk]
             condition, params = self.store.any_of(SQL("originator_id"), values)
             query = self._select + SQL(
                 "WHERE {} AND {} <= %s ORDER BY originator_id, originator_version"
@@ -237,7 +237,7 @@ class Folder:
         for value, operator in zip(ids, (">=", "<"), strict=True):
             if value is not None:
                 where += SQL(" AND originator_id {} %s").format(SQL(operator))
-                params.append(self._stored_id(value))
+                params.append(self.store.stored_id(value))
         if after is not None:
             where += SQL(" AND (originator_id, originator_version) > (%s, %s)")
             params.extend(after)
@@ -304,10 +304,6 @@ class Folder:
                 f"its event {last + 1} is missing from the log (the next is {version})"
             )
         return self.unprojectable(deal_id, version, reason)
-
-    def _stored_id(self, value: uuid.UUID) -> Any:
-        # The recorder keeps SQLite ids as hex text.
-        return value if self.store.postgres else value.hex
 
     def _uuid(self, value: Any) -> uuid.UUID:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(value)

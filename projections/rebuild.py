@@ -9,13 +9,12 @@ is at least as far as N. Readers keep using N until the swap.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Identifier
 
 from projections import build
-from projections.aggregates import Aggregates
+from projections.count_tables import CountTables
 from projections.models import Difference
 from projections.schema import (
     DEAL_COLUMNS,
@@ -29,8 +28,6 @@ from projections.wakeup import exclusive
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable, Sequence
-
-    from psycopg.sql import Composable
 
     from projections.dialect import Row, Store
     from projections.runner import Projector
@@ -97,25 +94,9 @@ def _build(
 
 
 def _index(store: Store, schema: Schema, generation: int) -> None:
-    """Index the loaded generation and refresh its statistics.
-
-    PostgreSQL builds each index on a connection of its own, two at a time: a
-    build is one backend's sort, and the workers have left both cores idle.
-    """
+    """Index the loaded generation and refresh its statistics."""
     tables = [schema.table(n, generation) for n in (DEAL_PHASES, PHASE_INTERVALS)]
-    if not store.postgres:  # one writer at a time; nothing to run side by side
-        with store.bulk_write() as tx:
-            schema.create_indexes(tx, generation, analyze=False)
-        store.vacuum(tables)
-        return
-
-    def create(statement: Composable) -> None:
-        with store.write() as tx:
-            tx.execute(statement)
-
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(create, schema.index_statements(generation)))
-        list(pool.map(lambda table: store.vacuum([table]), tables))
+    store.build_indexes(schema.index_statements(generation), tables)
 
 
 def _count_events(store: Store, head: int) -> int:
@@ -168,7 +149,7 @@ def verify(projector: Projector) -> list[Difference]:
         )
         counts = [
             Difference(name, "/".join(map(str, key)), "*", have, want)
-            for name, key, have, want in Aggregates(store).differences(
+            for name, key, have, want in CountTables(store).differences(
                 tx, lambda name: schema.table(name, generation)
             )
         ]

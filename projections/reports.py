@@ -53,14 +53,6 @@ _ROW_COLUMNS = tuple(
     if c not in ("stale_after_days", "expires_at", "reached_phases")
 )
 _STALE_AT = _ROW_COLUMNS.index("stale_at")
-# An owner's intervals, by postgres?: what time-in-stage reads for an owner.
-_BY_OWNER = {
-    True: "(SELECT i.* FROM {} d CROSS JOIN LATERAL (SELECT * FROM {} "
-    "WHERE deal_id = d.deal_id OFFSET 0) i WHERE d.pipeline = %s "
-    "AND d.owner = %s) AS owned",
-    False: "(SELECT i.* FROM {} d CROSS JOIN {} i WHERE i.deal_id = d.deal_id "
-    "AND d.pipeline = %s AND d.owner = %s) AS owned",
-}
 
 
 def stale_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
@@ -96,12 +88,6 @@ class Reports:
         self._select_rows = SQL("SELECT {} FROM {}").format(
             SQL(", ").join(map(Identifier, _ROW_COLUMNS)), self.deal_phases
         )
-
-    def _query(self, query: Composable, params: list[Any]) -> list[Row]:
-        with self.store.read() as tx:
-            tx.execute(query, [self.store.bind(p) for p in params])
-            rows: list[Row] = tx.fetchall()
-        return rows
 
     # -- deals ---------------------------------------------------------------------
 
@@ -148,7 +134,9 @@ class Reports:
         query = (
             self._select_rows + where(conditions) + SQL(" ORDER BY deal_id LIMIT %s")
         )
-        rows = [self._row(r, now) for r in self._query(query, [*params, limit + 1])]
+        rows = [
+            self._row(r, now) for r in self.store.query(query, [*params, limit + 1])
+        ]
         more = len(rows) > limit
         rows = rows[:limit]
         return DealsPage(rows, str(rows[-1].deal_id) if more else None)
@@ -187,7 +175,7 @@ class Reports:
             + where(conditions)
             + SQL(" ORDER BY stale_at, deal_id LIMIT %s")
         )
-        found = self._query(query, [*params, limit + 1])
+        found = self.store.query(query, [*params, limit + 1])
         rows = [self._row(r, now) for r in found[:limit]]
         if len(found) <= limit:
             return DealsPage(rows, None)
@@ -201,7 +189,7 @@ class Reports:
         query = SQL(
             "SELECT deal_id FROM {} WHERE expires_at <= %s ORDER BY expires_at"
         ).format(self.deal_phases)
-        return [self.store.load_uuid(r[0]) for r in self._query(query, [now])]
+        return [self.store.load_uuid(r[0]) for r in self.store.query(query, [now])]
 
     def _row(self, row: Row, now: dt.datetime) -> DealRow:
         (
@@ -327,13 +315,13 @@ class Reports:
                 "SELECT nullif(phase, ''), nullif(phase_kind, ''), reached_phases, "
                 "deals FROM {} WHERE pipeline = %s AND deals <> 0"
             ).format(self.funnel_counts)
-            return self._query(query, [pipeline.id])
+            return self.store.query(query, [pipeline.id])
         condition, params = self._deal_filters(pipeline, since, until, owner)
         query = SQL(
             "SELECT phase, phase_kind, reached_phases, count(*) FROM {}{} "
             "GROUP BY phase, phase_kind, reached_phases"
         ).format(self.deal_phases, condition)
-        return self._query(query, params)
+        return self.store.query(query, params)
 
     def time_in_stage(
         self,
@@ -382,21 +370,14 @@ class Reports:
         if owner is not None:
             # No condition on the pipeline here: it gave SQLite an index on the
             # intervals other than their key to probe for each deal.
-            source = SQL(_BY_OWNER[self.store.postgres]).format(
-                self.deal_phases, self.phase_intervals
-            )
+            source = self.store.owned_intervals(self.deal_phases, self.phase_intervals)
             return where(conditions), [pipeline.id, owner, *params], source
         conditions.insert(0, SQL("pipeline = %s"))
         params.insert(0, pipeline.id)
-        if not self.store.postgres:
-            # SQLite then seeks each phase's entries in the period by their index
-            # (PostgreSQL scans the pipeline in parallel either way).
-            conditions.append(
-                SQL("phase IN (SELECT phase FROM {} WHERE pipeline = %s)").format(
-                    self.stages.counts
-                )
-            )
-            params.append(pipeline.id)
+        # Where it helps, the database seeks each phase's entries in the period.
+        seek, seek_params = self.store.phase_seek(self.stages.counts, pipeline.id)
+        conditions += seek
+        params += seek_params
         return where(conditions), params, self.phase_intervals
 
     def lost_reasons(
@@ -413,7 +394,7 @@ class Reports:
             "SELECT lost_reason, count(*) FROM {}{} AND phase_kind = 'lost' "
             "GROUP BY lost_reason"
         ).format(self.deal_phases, condition)
-        counts = self._query(query, params)
+        counts = self.store.query(query, params)
         reasons = sorted(
             (LostReason(reason, int(count)) for reason, count in counts),
             key=lambda r: (-r.count, r.reason or ""),

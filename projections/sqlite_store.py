@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Composable, Identifier
 
-from projections.dialect import Store, Tx, insert_statement
+from projections.aggregates import upsert
+from projections.dialect import Store, Tx, bare, insert_statement
+from projections.sqlite_text import bind, row_binder
+from projections.stages import ranked_in_python
 from storage.sqlite import sqlite_write_lock
 
 if TYPE_CHECKING:
@@ -20,7 +23,8 @@ if TYPE_CHECKING:
     from eventsourcing.sqlite import SQLiteDatastore
 
     from domain.application import PhaseTracker
-    from projections.dialect import Row
+    from projections.aggregates import Counted
+    from projections.dialect import Lookup, Row, Stats
 
 # Pages in SQLite's write-ahead log (20 MB) from which `checkpoint` copies its
 # last pages under the write lock, so that the next writer starts it afresh.
@@ -51,6 +55,7 @@ class SQLiteStore(Store):
         "float": SQL("REAL"),
         "bigint": SQL("INTEGER"),
     }
+    for_update = SQL("")  # BEGIN IMMEDIATE holds the whole database already
 
     def __init__(self, tracker: PhaseTracker) -> None:
         super().__init__(tracker)
@@ -141,34 +146,12 @@ class SQLiteStore(Store):
             finally:
                 tx.execute(SQL("PRAGMA threads = 0"))  # the pooled connection's own
 
-    def bind(self, value: Any) -> Any:
-        if isinstance(value, dt.datetime):
-            return utc_text(value)
-        if isinstance(value, uuid.UUID):
-            return str(value)
-        return value
+    bind = staticmethod(bind)  # as is: a report binds every parameter
 
     def row_binder(
         self, uuids: Sequence[int], times: Sequence[int]
     ) -> Callable[[Sequence[Any]], Sequence[Any]]:
-        # A deal's rows follow one another and share its id: its text is made once.
-        last: list[Any] = [None, None]  # (the UUID, its text)
-
-        def bind(row: Sequence[Any]) -> Sequence[Any]:
-            # The same values as `bind`, without asking each value its type.
-            values = list(row)
-            for i in uuids:
-                value = values[i]
-                if value is not None:
-                    if value is not last[0]:
-                        last[:] = value, str(value)
-                    values[i] = last[1]
-            for i in times:
-                if values[i] is not None:
-                    values[i] = utc_text(values[i])
-            return values
-
-        return bind
+        return row_binder(uuids, times)
 
     def load_time(self, value: Any) -> dt.datetime | None:
         return None if value is None else dt.datetime.fromisoformat(value)
@@ -181,6 +164,177 @@ class SQLiteStore(Store):
     ) -> tuple[Composable, list[Any]]:
         marks = SQL(", ").join(SQL("%s") for _ in values)
         return SQL("{} IN ({})").format(column, marks), [self.bind(v) for v in values]
+
+    def lock_for_ddl(self, tx: Tx, key: str) -> None:
+        return None  # a write transaction (BEGIN IMMEDIATE) is alone already
+
+    def vacuum(self, tables: Sequence[Composable]) -> None:
+        return None  # SQLite plans without them
+
+    def analyze(self, tables: Sequence[Composable]) -> None:
+        return None
+
+    def analyze_in(self, tx: Tx, tables: Sequence[Composable]) -> None:
+        return None
+
+    # -- the catalog ---------------------------------------------------------------
+
+    def exists(self, tx: Tx, table: Composable) -> bool:
+        tx.execute(
+            SQL("SELECT count(*) FROM sqlite_master WHERE name = %s"),
+            [table.as_string(None).strip('"')],
+        )
+        row = tx.fetchone()
+        return bool(row and row[0])
+
+    def index_names(self, tx: Tx, table: Composable) -> list[str]:
+        tx.execute(
+            SQL(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = %s"
+            ),
+            [bare(table)],
+        )
+        return [name for (name,) in tx.fetchall()]
+
+    def point_view(self, tx: Tx, view: Composable, source: Composable) -> None:
+        tx.execute(SQL("DROP VIEW IF EXISTS {}").format(view))
+        tx.execute(SQL("CREATE VIEW {} AS SELECT * FROM {}").format(view, source))
+
+    def build_indexes(
+        self, statements: Sequence[Composable], tables: Sequence[Composable]
+    ) -> None:
+        # One writer at a time: nothing to run side by side.
+        with self.bulk_write() as tx:
+            for statement in statements:
+                tx.execute(statement)
+
+    # -- the read models' rows -----------------------------------------------------
+
+    def stored_id(self, deal_id: uuid.UUID) -> Any:
+        return deal_id.hex  # the recorder keeps SQLite ids as hex text
+
+    def remove_rows(
+        self,
+        tx: Tx,
+        deals: Composable,
+        intervals: Composable,
+        deal_ids: Sequence[uuid.UUID],
+        cuts: Sequence[tuple[uuid.UUID, int]],
+    ) -> None:
+        bind = self.bind
+        tx.executemany(
+            SQL("DELETE FROM {} WHERE deal_id = %s").format(deals),
+            [(bind(d),) for d in deal_ids],
+        )
+        tx.executemany(
+            SQL("DELETE FROM {} WHERE deal_id = %s AND seq >= %s").format(intervals),
+            [(bind(d), seq) for d, seq in cuts],
+        )
+
+    # -- the count tables (aggregates) ---------------------------------------------
+
+    # A bucket: an open interval's entry fortnight as a Julian day number, a
+    # completed one's duration in 12-hour steps (ENTRY_STEP, DURATION_STEP).
+    count_terms = {
+        "open": "{r}.exited_at IS NULL",
+        "bucket": "CASE WHEN {r}.exited_at IS NULL THEN "
+        "CAST(julianday(substr({r}.entered_at, 1, 10)) - 0.5 AS INTEGER) / 14 "
+        "ELSE CAST({r}.duration_seconds AS INTEGER) / 43200 END",
+        "micros": "coalesce(CAST(round({r}.duration_seconds * 1e6) AS INTEGER), 0)",
+    }
+
+    def create_count_triggers(
+        self, tx: Tx, counted: Counted, source: Composable, target: Composable
+    ) -> None:
+        # Row triggers only: one upsert per row.
+        def add(row: str, sign: str) -> Composable:
+            keys = counted.key_values(self.count_terms, row)
+            adds = ", ".join(
+                f"{sign}({a})" for a in counted.added(self.count_terms, row)
+            )
+            return SQL("INSERT INTO {} VALUES ({}, {}){};").format(
+                target, SQL(keys), SQL(adds), upsert(counted, target)
+            )
+
+        steps = {
+            "INSERT": [add("NEW", "")],
+            "DELETE": [add("OLD", "-")],
+            "UPDATE": [add("OLD", "-"), add("NEW", "")],
+        }
+        for event, statements in steps.items():
+            name = Identifier(f"{bare(target)}_{event.lower()}")
+            tx.execute(SQL("DROP TRIGGER IF EXISTS {}").format(name))
+            tx.execute(
+                SQL("CREATE TRIGGER {} AFTER {} ON {} BEGIN {} END").format(
+                    name, SQL(event), source, SQL(" ").join(statements)
+                )
+            )
+
+    def drop_count_triggers(self, tx: Tx, target: Composable) -> None:
+        return None  # a row table's triggers go with it
+
+    # -- the reports ---------------------------------------------------------------
+
+    def owned_intervals(
+        self, deal_phases: Composable, phase_intervals: Composable
+    ) -> Composable:
+        # Held to the owner's deals first by a CROSS JOIN.
+        return SQL(
+            "(SELECT i.* FROM {} d CROSS JOIN {} i WHERE i.deal_id = d.deal_id "
+            "AND d.pipeline = %s AND d.owner = %s) AS owned"
+        ).format(deal_phases, phase_intervals)
+
+    def phase_seek(
+        self, stage_counts: Composable, pipeline: str
+    ) -> tuple[list[Composable], list[Any]]:
+        # SQLite then seeks each phase's entries in the period by their index.
+        condition = SQL("phase IN (SELECT phase FROM {} WHERE pipeline = %s)")
+        return [condition.format(stage_counts)], [pipeline]
+
+    def values_at_ranks(
+        self,
+        intervals: Composable,
+        pipeline: str,
+        value: tuple[Composable, Composable],
+        condition: Composable,
+        wanted: list[Lookup],
+    ) -> dict[tuple[str, int], list[float]]:
+        """One `LIMIT 2 OFFSET skip` walk of the index a lookup, all in one statement.
+
+        Times are ordered as their fixed-width UTC text, then turned into epoch
+        seconds as `interval_stats` does.
+        """
+        order = value[1]
+        lookup = SQL(
+            "SELECT * FROM (SELECT %s, %s, {} FROM {} WHERE pipeline = %s "
+            "AND phase = %s AND {} AND {} >= %s ORDER BY {} LIMIT 2 OFFSET %s)"
+        ).format(order, intervals, condition, order, order)
+        params: list[Any] = []
+        for phase, rank, low, skip in wanted:
+            params += [phase, rank, pipeline, phase, low, skip]
+        rows = self.query(SQL(" UNION ALL ").join([lookup] * len(wanted)), params)
+        found: dict[tuple[str, int], list[Any]] = {}
+        for phase, rank, x in rows:
+            found.setdefault((phase, int(rank)), []).append(x)
+        return {key: [self._number(x) for x in sorted(xs)] for key, xs in found.items()}
+
+    def _number(self, value: Any) -> float:
+        if isinstance(value, str):  # an entry time
+            moment = self.load_time(value)
+            assert moment is not None
+            return moment.timestamp()
+        return float(value)
+
+    def interval_stats(
+        self, source: Composable, condition: Composable, params: list[Any]
+    ) -> dict[str, Stats]:
+        # No percentiles in SQLite: the durations come back and are ranked here.
+        # Not sorted by the query: an ORDER BY made SQLite walk the pipeline's
+        # intervals in the durations index's order, whatever the filter.
+        query = SQL("SELECT phase, duration_seconds, entered_at FROM {}{}").format(
+            source, condition
+        )
+        return ranked_in_python(self.query(query, params), self.load_time)
 
 
 class _SQLiteTx(Tx):
@@ -208,24 +362,3 @@ class _SQLiteTx(Tx):
 
 
 SORT_THREADS = os.cpu_count() or 1  # helper threads a big SQLite sort may use
-_DAYS_KEPT = 100_000  # UTC days whose text `utc_text` remembers
-_DAYS: dict[dt.date, str] = {}
-
-
-def utc_text(moment: dt.datetime) -> str:
-    """How SQLite keeps a time: `moment.astimezone(UTC).isoformat(timespec=
-    "microseconds")`, in half its time.
-
-    `isoformat` asks the tzinfo for its offset and formats every field again; a
-    day's text repeats across the rows of a page, so it is looked up (the text of a
-    bulk load's 1.3 M times took ~2 s of its ~34 s of CPU).
-    """
-    if moment.tzinfo is not dt.UTC:
-        moment = moment.astimezone(dt.UTC)
-    day = moment.date()
-    text = _DAYS.get(day)
-    if text is None:
-        if len(_DAYS) > _DAYS_KEPT:
-            _DAYS.clear()
-        text = _DAYS[day] = f"{day.isoformat()}T"
-    return f"{text}{moment.time().isoformat(timespec='microseconds')}+00:00"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from psycopg.sql import SQL
-
 from projections.delta import Changes, Recent, changes
 from projections.models import Unprojectable
 from projections.schema import (
@@ -159,38 +157,10 @@ class PageWriter:
     def _remove(self, tx: Tx, generation: int, plan: Changes) -> None:
         """Delete the deal rows `plan` replaces, and each cut deal's intervals
         from its first changed seq on."""
-        deals = self.schema.table(DEAL_PHASES, generation)
-        intervals = self.schema.table(PHASE_INTERVALS, generation)
-        if self.store.postgres:
-            # One statement a table, so each count trigger runs once a page, and
-            # one index probe a deal: as a plain join or `= ANY` the planner,
-            # without statistics (autovacuum is off), scans the whole table.
-            if plan.deals:
-                tx.execute(_PG_REMOVE.format(deals, _PG_DEAL, SQL("")), [plan.deals])
-            if plan.intervals:
-                tx.execute(
-                    _PG_REMOVE.format(intervals, _PG_CUT, _FROM_SEQ),
-                    [[d for d, _ in plan.intervals], [s for _, s in plan.intervals]],
-                )
-            return
-        bind = self.store.bind
-        tx.executemany(
-            SQL("DELETE FROM {} WHERE deal_id = %s").format(deals),
-            [(bind(d),) for d in plan.deals],
+        self.store.remove_rows(
+            tx,
+            self.schema.table(DEAL_PHASES, generation),
+            self.schema.table(PHASE_INTERVALS, generation),
+            plan.deals,
+            plan.intervals,
         )
-        tx.executemany(
-            SQL("DELETE FROM {} WHERE deal_id = %s AND seq >= %s").format(intervals),
-            [(bind(d), seq) for d, seq in plan.intervals],
-        )
-
-
-# The rows to delete found by a probe a deal (OFFSET 0 keeps the LATERAL subquery
-# whole), deleted by their row ids.
-_PG_REMOVE = SQL(
-    "DELETE FROM {0} WHERE ctid = ANY(ARRAY(SELECT r.ctid FROM {1} "
-    "CROSS JOIN LATERAL (SELECT ctid FROM {0} AS x WHERE x.deal_id = c.deal_id{2} "
-    "OFFSET 0) AS r))"
-)
-_PG_DEAL = SQL("unnest(%s::uuid[]) AS c(deal_id)")
-_PG_CUT = SQL("unnest(%s::uuid[], %s::integer[]) AS c(deal_id, seq)")
-_FROM_SEQ = SQL(" AND x.seq >= c.seq")
