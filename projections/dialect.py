@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from domain.application import PhaseTracker
     from projections.aggregates import Counted
+    from projections.wakeup import Wakeup
 
 Row = tuple[Any, ...]
 # A phase's time in stage (`stages`): count, mean, median, p90, current, median
@@ -247,6 +248,18 @@ class Store(ABC):
         self, source: Composable, condition: Composable, params: list[Any]
     ) -> dict[str, Stats]:
         """phase -> Stats over the intervals of `source` matching `condition`."""
+
+    # -- one process at a time -----------------------------------------------------
+
+    @abstractmethod
+    def wakeup(self, key: str) -> Wakeup:
+        """How the runner that holds `key` (one process at a time) hears of new
+        events, and how a standby asks for it."""
+
+    @abstractmethod
+    def hold(self, key: str) -> AbstractContextManager[bool]:
+        """Hold `key` against other processes while the block runs: False if
+        another process holds it."""
 
 
 def bare(table: Composable) -> str:

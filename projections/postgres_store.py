@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
+import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import IsolationLevel
 from psycopg.rows import tuple_row
@@ -16,6 +17,7 @@ from psycopg.sql import SQL, Composable, Identifier
 from projections.aggregates import micros_sum, upsert
 from projections.dialect import Store, Tx, bare
 from projections.stages import mean_of_micros
+from projections.wakeup import TRY_LOCK, PgWakeup
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from domain.application import PhaseTracker
     from projections.aggregates import Counted
     from projections.dialect import Lookup, Row, Stats
+    from projections.wakeup import Wakeup
 
 
 class PostgresStore(Store):
@@ -308,6 +311,17 @@ class PostgresStore(Store):
         }
 
     # -- connections of our own ----------------------------------------------------
+
+    def wakeup(self, key: str) -> Wakeup:
+        channel: str = self.recorder.channel_name  # type: ignore[attr-defined]
+        return PgWakeup(self.connection_kwargs(), channel, key)
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[bool]:
+        # A session advisory lock on a connection of its own, released as it closes.
+        with psycopg.connect(**self.connection_kwargs(), autocommit=True) as conn:
+            row = conn.execute(TRY_LOCK, [key]).fetchone()
+            yield bool(row and row[0])
 
     def connection_kwargs(self) -> dict[str, Any]:
         """How to open a connection of our own (LISTEN and the advisory lock)."""

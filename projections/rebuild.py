@@ -9,6 +9,7 @@ is at least as far as N. Readers keep using N until the swap.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Identifier
@@ -23,11 +24,10 @@ from projections.schema import (
     PHASE_INTERVALS,
     TIME_COLUMNS,
 )
-from projections.wakeup import exclusive
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from projections.dialect import Row, Store
     from projections.runner import Projector
@@ -35,6 +35,25 @@ if TYPE_CHECKING:
 
 _SWAP_ATTEMPTS = 20
 PROGRESS_EVERY = 1.0  # seconds between stored rebuild progress values
+
+
+class AlreadyRunning(RuntimeError):
+    """Another rebuild of this projection is under way."""
+
+
+@contextmanager
+def exclusive(store: Store, key: str, local: threading.Lock) -> Iterator[None]:
+    """Hold `key` across processes (where the store can) and threads, or raise
+    AlreadyRunning."""
+    if not local.acquire(blocking=False):
+        raise AlreadyRunning(key)
+    try:
+        with store.hold(key) as held:
+            if not held:
+                raise AlreadyRunning(key)
+            yield
+    finally:
+        local.release()
 
 
 def rebuild(

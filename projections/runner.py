@@ -17,11 +17,11 @@ from projections import rebuild as rebuilding
 from projections.failures import Failures
 from projections.fold import Folder
 from projections.models import ProjectionStatus
+from projections.rebuild import AlreadyRunning
 from projections.reports import Reports
 from projections.schema import PROJECTION, Schema
 from projections.store import store_for
 from projections.sweeper import sweep_expired
-from projections.wakeup import AlreadyRunning, wakeup_for
 from projections.writer import PageWriter
 
 if TYPE_CHECKING:
@@ -206,7 +206,7 @@ class Projector:
             self._sweeping = None
 
     def _loop(self) -> None:
-        wakeup = wakeup_for(self.store, self.lock_key)
+        wakeup = self.store.wakeup(self.lock_key)
         try:
             while not self._stopping.is_set():
                 consumed = 0

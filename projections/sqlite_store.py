@@ -15,6 +15,8 @@ from projections.aggregates import upsert
 from projections.dialect import Store, Tx, bare, insert_statement
 from projections.sqlite_text import bind, row_binder
 from projections.stages import ranked_in_python
+from projections.wakeup import FileWakeup, Wakeup
+from storage.lockfiles import lock_file
 from storage.sqlite import sqlite_write_lock
 
 if TYPE_CHECKING:
@@ -335,6 +337,17 @@ class SQLiteStore(Store):
             source, condition
         )
         return ranked_in_python(self.query(query, params), self.load_time)
+
+    # -- one process at a time -----------------------------------------------------
+
+    def wakeup(self, key: str) -> Wakeup:
+        # A lock file beside the database (none for one in memory).
+        path = lock_file(self.datastore.pool.db_name, "projector")
+        return Wakeup() if path is None else FileWakeup(path)
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[bool]:
+        yield True  # nothing held across processes: the caller's own lock is all
 
 
 class _SQLiteTx(Tx):
