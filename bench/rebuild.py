@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.projection import ProjectionRunner
 
+from api.sweeping import sweep_expired
 from bench.db import open_tracker
 from bench.stock import StockPhases, StockPhasesView, stock_env
 from domain.application import PhaseTracker
 from projections.runner import Projector
-from projections.sweeper import sweep_expired
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

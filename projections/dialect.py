@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from contextlib import AbstractContextManager
 
-    from domain.application import PhaseTracker
+    from eventsourcing.persistence import ApplicationRecorder
+
     from projections.aggregates import Counted
     from projections.wakeup import Wakeup
 
@@ -70,11 +71,11 @@ def insert_statement(table: Composable, columns: Sequence[str]) -> Composable:
 class Store(ABC):
     """Where the read models live: the event store's own database and schema."""
 
-    postgres: bool
+    postgres: bool  # which database, for tests: no module here asks
     types: dict[str, Composable]  # DDL type names: uuid, ts, float, bigint
 
-    def __init__(self, tracker: PhaseTracker) -> None:
-        self.recorder = tracker.recorder
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.recorder = recorder
 
     @abstractmethod
     def table(self, name: str) -> Composable: ...

@@ -24,17 +24,17 @@ from domain.engine import Entry, expiry_due, lost_reason, replay
 from domain.errors import UnknownPipeline
 from projections.decode import DEAL_TOPICS as DEAL_TOPICS  # re-exported
 from projections.decode import OPENED_TOPIC, Decoder, Opening
-from projections.delta import Recent
 from projections.dialect import Row, chunks
 from projections.models import Unprojectable
+from projections.recent import Recent
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
     from eventsourcing.persistence import Notification
 
-    from domain.application import PhaseTracker
     from projections.dialect import Store
+    from projections.source import EventSource
 
 IdRange = tuple[uuid.UUID | None, uuid.UUID | None]  # [low, high) of deal ids
 
@@ -92,10 +92,10 @@ def storable(text: str | None) -> str | None:
 class Folder:
     """Reads deals' stored events, decodes them and folds them into rows."""
 
-    def __init__(self, tracker: PhaseTracker, store: Store) -> None:
-        self.tracker = tracker
+    def __init__(self, source: EventSource, store: Store) -> None:
+        self.source = source
         self.store = store
-        self.decoder = Decoder(tracker.mapper)
+        self.decoder = Decoder(source.mapper)
         # Histories of deals the live runner folded lately, by deal.
         self.recent: Recent[uuid.UUID, DealHistory] = Recent()
         self._select = SQL(
@@ -324,14 +324,14 @@ class Folder:
         if isinstance(error, Unprojectable):
             return error
         try:
-            position = self.tracker.keys.position_of(deal_id, version)
+            position = self.source.position_of(deal_id, version)
         except Exception:  # the error at hand is the one worth telling
             position = None
         return Unprojectable(deal_id, position, _reason(error))
 
     def _fold(self, history: DealHistory) -> Folded:
         try:
-            pipeline = self.tracker.pipeline(history.pipeline, history.version)
+            pipeline = self.source.pipeline(history.pipeline, history.version)
         except UnknownPipeline:
             raise LookupError(
                 f"its pipeline {history.pipeline} v{history.version} is not "

@@ -22,11 +22,11 @@ from projections.wakeup import TRY_LOCK, PgWakeup
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
+    from eventsourcing.persistence import ApplicationRecorder
     from eventsourcing.postgres import PostgresDatastore
     from psycopg import Cursor
     from psycopg.sql import Composed
 
-    from domain.application import PhaseTracker
     from projections.aggregates import Counted
     from projections.dialect import Lookup, Row, Stats
     from projections.wakeup import Wakeup
@@ -42,8 +42,8 @@ class PostgresStore(Store):
     }
     for_update = SQL(" FOR UPDATE")
 
-    def __init__(self, tracker: PhaseTracker) -> None:
-        super().__init__(tracker)
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        super().__init__(recorder)
         assert isinstance(self.recorder, PostgresApplicationRecorder)
         self.datastore: PostgresDatastore = self.recorder.datastore
         self.schema = self.datastore.schema

@@ -22,9 +22,9 @@ from storage.sqlite import sqlite_write_lock
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
+    from eventsourcing.persistence import ApplicationRecorder
     from eventsourcing.sqlite import SQLiteDatastore
 
-    from domain.application import PhaseTracker
     from projections.aggregates import Counted
     from projections.dialect import Lookup, Row, Stats
 
@@ -59,8 +59,8 @@ class SQLiteStore(Store):
     }
     for_update = SQL("")  # BEGIN IMMEDIATE holds the whole database already
 
-    def __init__(self, tracker: PhaseTracker) -> None:
-        super().__init__(tracker)
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        super().__init__(recorder)
         assert isinstance(self.recorder, SQLiteApplicationRecorder)
         self.datastore: SQLiteDatastore = self.recorder.datastore
 

@@ -21,6 +21,7 @@ from projections.writer import PageWriter
 from tests.helpers.clock import day
 
 if TYPE_CHECKING:
+    import uuid
     from collections.abc import Iterator
 
     from domain.application import PhaseTracker
@@ -94,7 +95,7 @@ class CrashingWriter(PageWriter):
     """A fake writer that dies inside its `crash_on`-th page transaction."""
 
     def __init__(self, store: Store, schema: Schema, crash_on: int) -> None:
-        super().__init__(store, schema)
+        super().__init__(store, schema, position_of=_nowhere)
         self.crash_on = crash_on
         self.pages = 0
 
@@ -102,6 +103,10 @@ class CrashingWriter(PageWriter):
         self.pages += 1
         if self.pages == self.crash_on:
             raise Crash
+
+
+def _nowhere(deal_id: uuid.UUID, version: int) -> None:
+    """A fake writer's position lookup: its pages never fail to bind."""
 
 
 @pytest.fixture
