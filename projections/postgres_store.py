@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -16,19 +16,18 @@ from psycopg.sql import SQL, Composable, Identifier
 
 from projections.aggregates import micros_sum, upsert
 from projections.dialect import Store, Tx, bare
+from projections.postgres_tx import PgTx
 from projections.stages import mean_of_micros
 from projections.wakeup import TRY_LOCK, PgWakeup
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from eventsourcing.persistence import ApplicationRecorder
     from eventsourcing.postgres import PostgresDatastore
-    from psycopg import Cursor
-    from psycopg.sql import Composed
 
     from projections.aggregates import Counted
-    from projections.dialect import Lookup, Row, Stats
+    from projections.dialect import Lookup, Stats
     from projections.wakeup import Wakeup
 
 
@@ -59,12 +58,12 @@ class PostgresStore(Store):
     @contextmanager
     def read(self) -> Iterator[Tx]:
         with self.datastore.get_connection() as conn:
-            yield _PgTx(conn.cursor(row_factory=tuple_row), self._types)
+            yield PgTx(conn.cursor(row_factory=tuple_row), self._types)
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
         with self.datastore.get_connection() as conn, conn.transaction():
-            yield _PgTx(conn.cursor(row_factory=tuple_row), self._types)
+            yield PgTx(conn.cursor(row_factory=tuple_row), self._types)
 
     @contextmanager
     def snapshot(self) -> Iterator[Tx]:
@@ -72,7 +71,7 @@ class PostgresStore(Store):
             conn.isolation_level = IsolationLevel.REPEATABLE_READ
             try:
                 with conn.transaction(force_rollback=True):
-                    yield _PgTx(conn.cursor(row_factory=tuple_row), self._types)
+                    yield PgTx(conn.cursor(row_factory=tuple_row), self._types)
             finally:
                 conn.isolation_level = None
 
@@ -328,46 +327,6 @@ class PostgresStore(Store):
         kwargs = self.datastore.pool.kwargs
         assert isinstance(kwargs, dict)
         return {k: v for k, v in kwargs.items() if k != "row_factory"}
-
-
-class _PgTx(Tx):
-    def __init__(self, cursor: Cursor[Row], types: dict[str, dict[str, str]]) -> None:
-        self.cursor = cursor
-        self.types = types  # the store's, shared by its transactions
-
-    def execute(self, query: Composable, params: Sequence[Any] = ()) -> None:
-        self.cursor.execute(cast("Composed", query), params)
-
-    def executemany(self, query: Composable, rows: Iterable[Sequence[Any]]) -> None:
-        self.cursor.executemany(cast("Composed", query), rows)
-
-    def fetchall(self) -> list[Row]:
-        return self.cursor.fetchall()
-
-    def insert(
-        self, table: Composable, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-    ) -> None:
-        # Binary, with the table's own types: text COPY formats every value
-        # through its dumper (UUIDs in Python), ~5 us a row; binary ~0.7 us.
-        types = self._column_types(table)
-        names = SQL(", ").join(map(Identifier, columns))
-        statement = SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table, names)
-        with self.cursor.copy(statement) as copy:
-            copy.set_types([types[c] for c in columns])
-            for row in rows:
-                copy.write_row(row)
-
-    def _column_types(self, table: Composable) -> dict[str, str]:
-        name = table.as_string(self.cursor)
-        types = self.types.get(name)
-        if types is None:
-            self.cursor.execute(
-                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-                [name],
-            )
-            types = self.types[name] = dict(self.cursor.fetchall())
-        return types
 
 
 def _as_is(row: Sequence[Any]) -> Sequence[Any]:
