@@ -30,9 +30,7 @@ def test_rank_lookups_give_exactly_what_percentile_cont_gives(
             log(tracker, contact, "viewing", n * 0.37 + 9.000001 * (n % 2 + 1))
     projector.catch_up()
     stages = projector.reports.stages
-    condition, params = deal_filters(
-        tracker.pipeline("nl-tesoro"), None, None, None
-    )
+    condition, params = deal_filters(tracker.pipeline("nl-tesoro"), None, None, None)
 
     by_rank = stages.whole("nl-tesoro")
     by_sort = stages.filtered(stages.intervals, condition, params)
