@@ -14,6 +14,7 @@ from api.auth import warn_open
 from api.fast_path import PhaselogAPI
 from api.routes import actions, deals, health, pipelines, projections, reports
 from api.settings import Settings, eventsourcing_env
+from api.sweeping import Sweeper
 from api.waiting import ProjectionWaits
 from domain.definitions import check_chains
 from projections.reports import Reports
@@ -54,9 +55,18 @@ def open_tracker(settings: Settings, *, group_commit: bool = False) -> PhaseTrac
     )
 
 
-def open_projector(tracker: PhaseTracker, settings: Settings) -> Projector:
-    """The projector, sweeping idle deals at the configured interval."""
-    return Projector(tracker, sweep_interval=settings.sweep_interval_seconds or None)
+def open_projector(tracker: PhaseTracker) -> Projector:
+    """The projector: the read models follow the log."""
+    return Projector(tracker)
+
+
+def open_sweeper(
+    tracker: PhaseTracker, projector: Projector, settings: Settings
+) -> Sweeper | None:
+    """The expiry sweeper beside `projector`, at the configured interval (None: off)."""
+    if not settings.sweep_interval_seconds:
+        return None
+    return Sweeper(tracker, projector, settings.sweep_interval_seconds)
 
 
 def open_keys(tracker: PhaseTracker, settings: Settings) -> KeyStore:
@@ -107,7 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
         with startup_lock(settings):
             tracker = open_tracker(settings, group_commit=True)
             keys = open_keys(tracker, settings)
-            projector = open_projector(tracker, settings)
+            projector = open_projector(tracker)
         try:
             app.state.tracker = tracker
             app.state.keys = keys
@@ -117,7 +127,10 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.projector = projector
             app.state.waits = ProjectionWaits(projector)
             app.state.rebuild = None
+            app.state.sweeper = open_sweeper(tracker, projector, settings)
             projector.start()
+            if app.state.sweeper is not None:
+                app.state.sweeper.start()
             try:
                 yield
             finally:
@@ -148,7 +161,10 @@ def app_from_env() -> FastAPI:
 
 
 def stop_projector(app: FastAPI) -> None:
-    """Stop the runner (readiness turns false) after any rebuild in progress."""
+    """Stop the sweeper, then the runner (readiness turns false) after any
+    rebuild in progress."""
+    if app.state.sweeper is not None:
+        app.state.sweeper.stop()  # it stops between two chunks of deals
     if app.state.rebuild is not None:
         app.state.rebuild.join()
     app.state.projector.stop()

@@ -22,7 +22,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from api.app import open_projector, open_tracker, startup_lock
+from api.app import open_projector, open_sweeper, open_tracker, startup_lock
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -47,9 +47,12 @@ def project(
     """
     with startup_lock(settings):
         tracker = open_tracker(settings)
-        projector = open_projector(tracker, settings)
+        projector = open_projector(tracker)
+    sweeper = open_sweeper(tracker, projector, settings)
     try:
         projector.start()
+        if sweeper is not None:
+            sweeper.start()  # it sweeps while this process projects
         try:
             if projector.leads(START_TIMEOUT):
                 say(f"{PROJECTING}: the read models follow the log")
@@ -57,6 +60,8 @@ def project(
                 say(f"{STANDBY}: another process projects; taking over if it ends")
             stop.wait()
         finally:
+            if sweeper is not None:
+                sweeper.stop()
             projector.stop()
     finally:
         tracker.close()

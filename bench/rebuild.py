@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.projection import ProjectionRunner
 
+from api.sweeping import sweep_expired
 from bench.db import open_tracker
 from bench.stock import StockPhases, StockPhasesView, stock_env
 from projections.runner import Projector
-from projections.sweeper import sweep_expired
 from storage.eventstore import EventStore
 
 if TYPE_CHECKING:

@@ -32,18 +32,17 @@ from typing import TYPE_CHECKING
 
 from projections.fold import Folder
 from projections.schema import Schema
+from projections.source import open_source
 from projections.store import store_for
 from projections.writer import PageWriter
 from storage.collector import tune_gc
-from storage.eventstore import event_store
 from storage.lifeline import end_with_parent
-from storage.wiring import open_service
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from projections.fold import IdRange
-    from projections.runner import Projector
+    from projections.projection import Projection
 
 PARALLEL_FROM = 200_000  # events: below this, starting processes costs more
 # More, smaller ranges even out the workers' loads: the last range leaves one core
@@ -53,9 +52,9 @@ RANGES_PER_WORKER = 12
 _loader: tuple[Folder, PageWriter] | None = None  # one per worker process
 
 
-def workers_for(projector: Projector, events: int) -> int:
-    if projector.rebuild_workers is not None:
-        return projector.rebuild_workers
+def workers_for(projection: Projection, events: int) -> int:
+    if projection.rebuild_workers is not None:
+        return projection.rebuild_workers
     # SQLite too: the folding runs in parallel, only the short writes queue.
     parallel = events >= PARALLEL_FROM
     return min(2, multiprocessing.cpu_count()) if parallel else 1
@@ -68,7 +67,7 @@ def id_ranges(count: int) -> list[IdRange]:
 
 
 def load(
-    projector: Projector,
+    projection: Projection,
     generation: int,
     head: int,
     workers: int,
@@ -76,26 +75,26 @@ def load(
 ) -> None:
     """Fold every deal up to `head` into `generation`; `progress(events)` per step."""
     if workers <= 1:
-        folder, writer = projector.folder, projector.writer
-        page_size = projector.load_page_size
+        folder, writer = projection.folder, projection.writer
+        page_size = projection.load_page_size
         _load_range(folder, writer, generation, head, page_size, progress)
         return
     context = multiprocessing.get_context("spawn")  # no inherited pools or threads
     # The tables exist; workers creating them at once would race on the catalog.
-    env = {**event_store(projector.tracker).env, "CREATE_TABLE": "n"}
+    env = {**projection.source.env, "CREATE_TABLE": "n"}
     # A worker asks to be killed when the thread that started it ends. With
     # spawn, CPython (3.11) starts them in `submit`, on this thread; its manager
     # thread starts one only to replace a worker past `max_tasks_per_child`,
     # unused here. This thread leaves the block only once the pool has shut
     # down and joined them all, so it outlives them: also when it is the
     # server's rebuild thread (POST /v1/projections/rebuild).
-    initargs = (env, projector.name, os.getpid())
+    initargs = (env, projection.name, os.getpid())
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_start, initargs=initargs
     ) as pool:
         pending = [
             pool.submit(
-                _load_in_worker, generation, head, projector.load_page_size, ids
+                _load_in_worker, generation, head, projection.load_page_size, ids
             )
             for ids in id_ranges(workers * RANGES_PER_WORKER)
         ]
@@ -132,10 +131,11 @@ def _start(env: dict[str, str], name: str, parent: int) -> None:
     # First: a parent killed while we start must not leave us folding (its
     # page is rolled back anyway) or waiting for work that never comes.
     end_with_parent(parent, signal.SIGKILL)
-    tracker = open_service(env, big_calls=False)
-    atexit.register(tracker.close)  # as the worker exits, not when collected
-    store = store_for(tracker)
-    _loader = (Folder(tracker, store), PageWriter(store, Schema(store, name)))
+    source, close = open_source(env)
+    atexit.register(close)  # as the worker exits, not when collected
+    store = store_for(source)
+    schema = Schema(store, name)
+    _loader = (Folder(source, store), PageWriter(store, schema, source.position_of))
     # A fold allocates several objects per event and keeps a page of them: the
     # default thresholds collect every 700 allocations and rescan the page's
     # objects again and again. This process only folds; it may collect rarely.

@@ -20,7 +20,7 @@ from projections.models import ProjectionFailure, Unprojectable
 if TYPE_CHECKING:
     import datetime as dt
 
-    from projections.store import Store
+    from projections.dialect import Store
 
 logger = logging.getLogger(__name__)
 FAILURES = "projection_failures"

@@ -22,20 +22,19 @@ from psycopg.sql import SQL
 
 from domain.engine import Entry, expiry_due, lost_reason, replay
 from domain.errors import UnknownPipeline
-from projections.delta import Recent
+from projections.dialect import Row, chunks
 from projections.models import Unprojectable
-from projections.store import Row, chunks
+from projections.recent import Recent
 from storage.decode import DEAL_TOPICS as DEAL_TOPICS  # re-exported
 from storage.decode import OPENED_TOPIC, Decoder, Opening
-from storage.eventstore import event_store
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
     from eventsourcing.persistence import Notification
 
-    from domain.service import PhaseTracker
-    from projections.store import Store
+    from projections.dialect import Store
+    from projections.source import EventSource
 
 IdRange = tuple[uuid.UUID | None, uuid.UUID | None]  # [low, high) of deal ids
 
@@ -93,10 +92,10 @@ def storable(text: str | None) -> str | None:
 class Folder:
     """Reads deals' stored events, decodes them and folds them into rows."""
 
-    def __init__(self, tracker: PhaseTracker, store: Store) -> None:
-        self.tracker = tracker
+    def __init__(self, source: EventSource, store: Store) -> None:
+        self.source = source
         self.store = store
-        self.decoder = Decoder(event_store(tracker).mapper)
+        self.decoder = Decoder(source.mapper)
         # Histories of deals the live runner folded lately, by deal.
         self.recent: Recent[uuid.UUID, DealHistory] = Recent()
         self._select = SQL(
@@ -176,7 +175,7 @@ class Folder:
         """The given deals' histories read from the event table up to `upto`."""
         histories: list[DealHistory] = []
         for chunk in chunks(sorted(deal_ids)):
-            values = [self._stored_id(i) for i in chunk]
+            values = [self.store.stored_id(i) for i in chunk]
             condition, params = self.store.any_of(SQL("originator_id"), values)
             query = self._select + SQL(
                 "WHERE {} AND {} <= %s ORDER BY originator_id, originator_version"
@@ -238,7 +237,7 @@ class Folder:
         for value, operator in zip(ids, (">=", "<"), strict=True):
             if value is not None:
                 where += SQL(" AND originator_id {} %s").format(SQL(operator))
-                params.append(self._stored_id(value))
+                params.append(self.store.stored_id(value))
         if after is not None:
             where += SQL(" AND (originator_id, originator_version) > (%s, %s)")
             params.extend(after)
@@ -306,10 +305,6 @@ class Folder:
             )
         return self.unprojectable(deal_id, version, reason)
 
-    def _stored_id(self, value: uuid.UUID) -> Any:
-        # The recorder keeps SQLite ids as hex text.
-        return value if self.store.postgres else value.hex
-
     def _uuid(self, value: Any) -> uuid.UUID:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
 
@@ -329,14 +324,14 @@ class Folder:
         if isinstance(error, Unprojectable):
             return error
         try:
-            position = self.tracker.store.position_of(deal_id, version)
+            position = self.source.position_of(deal_id, version)
         except Exception:  # the error at hand is the one worth telling
             position = None
         return Unprojectable(deal_id, position, _reason(error))
 
     def _fold(self, history: DealHistory) -> Folded:
         try:
-            pipeline = self.tracker.pipeline(history.pipeline, history.version)
+            pipeline = self.source.pipeline(history.pipeline, history.version)
         except UnknownPipeline:
             raise LookupError(
                 f"its pipeline {history.pipeline} v{history.version} is not "

@@ -9,13 +9,13 @@ is at least as far as N. Readers keep using N until the swap.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Identifier
 
 from projections import build
-from projections.aggregates import Aggregates
+from projections.count_tables import CountTables
 from projections.models import Difference
 from projections.schema import (
     DEAL_COLUMNS,
@@ -24,33 +24,49 @@ from projections.schema import (
     PHASE_INTERVALS,
     TIME_COLUMNS,
 )
-from projections.wakeup import exclusive
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
-    from psycopg.sql import Composable
-
-    from projections.runner import Projector
+    from projections.dialect import Row, Store
+    from projections.projection import Projection
     from projections.schema import Schema
-    from projections.store import Row, Store
 
 _SWAP_ATTEMPTS = 20
 PROGRESS_EVERY = 1.0  # seconds between stored rebuild progress values
 
 
+class AlreadyRunning(RuntimeError):
+    """Another rebuild of this projection is under way."""
+
+
+@contextmanager
+def exclusive(store: Store, key: str, local: threading.Lock) -> Iterator[None]:
+    """Hold `key` across processes (where the store can) and threads, or raise
+    AlreadyRunning."""
+    if not local.acquire(blocking=False):
+        raise AlreadyRunning(key)
+    try:
+        with store.hold(key) as held:
+            if not held:
+                raise AlreadyRunning(key)
+            yield
+    finally:
+        local.release()
+
+
 def rebuild(
-    projector: Projector,
+    projection: Projection,
     local: threading.Lock,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    store, schema = projector.store, projector.schema
-    with exclusive(store, f"{projector.lock_key}:rebuild", local):
+    store, schema = projection.store, projection.schema
+    with exclusive(store, f"{projection.lock_key}:rebuild", local):
         with store.write() as tx:
             generation = schema.begin_build(tx)
         try:
-            _build(projector, generation, progress)
+            _build(projection, generation, progress)
         except BaseException:
             # Readers never saw it; the status must not show it building on.
             with store.write() as tx:
@@ -60,13 +76,13 @@ def rebuild(
 
 
 def _build(
-    projector: Projector,
+    projection: Projection,
     generation: int,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    store, schema = projector.store, projector.schema
+    store, schema = projection.store, projection.schema
     store.analyze([store.events])  # the scan's plan depends on them
-    head = store.recorder.max_notification_id() or 0
+    head = projection.source.recorder.max_notification_id() or 0
     total = _count_events(store, head)
     done = 0
     shown = time.monotonic()  # begin_build stored progress 0
@@ -84,7 +100,8 @@ def _build(
         if progress is not None:
             progress(done, total)
 
-    build.load(projector, generation, head, build.workers_for(projector, total), loaded)
+    workers = build.workers_for(projection, total)
+    build.load(projection, generation, head, workers, loaded)
     # The counts before the indexes: with none yet, grouping the rows is one
     # scan (SQLite grouped `phase_intervals` through an index that does not
     # cover it, a table lookup a row: 3.7 s against 2.3 s at 1 M intervals).
@@ -93,29 +110,13 @@ def _build(
     _index(store, schema, generation)
     with store.write() as tx:
         schema.advance(tx, generation, head, 1.0)
-    _swap(projector, generation)
+    _swap(projection, generation)
 
 
 def _index(store: Store, schema: Schema, generation: int) -> None:
-    """Index the loaded generation and refresh its statistics.
-
-    PostgreSQL builds each index on a connection of its own, two at a time: a
-    build is one backend's sort, and the workers have left both cores idle.
-    """
+    """Index the loaded generation and refresh its statistics."""
     tables = [schema.table(n, generation) for n in (DEAL_PHASES, PHASE_INTERVALS)]
-    if not store.postgres:  # one writer at a time; nothing to run side by side
-        with store.bulk_write() as tx:
-            schema.create_indexes(tx, generation, analyze=False)
-        store.vacuum(tables)
-        return
-
-    def create(statement: Composable) -> None:
-        with store.write() as tx:
-            tx.execute(statement)
-
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(create, schema.index_statements(generation)))
-        list(pool.map(lambda table: store.vacuum([table]), tables))
+    store.build_indexes(schema.index_statements(generation), tables)
 
 
 def _count_events(store: Store, head: int) -> int:
@@ -130,14 +131,15 @@ def _count_events(store: Store, head: int) -> int:
     return int(row[0]) if row else 0
 
 
-def _swap(projector: Projector, generation: int) -> None:
+def _swap(projection: Projection, generation: int) -> None:
     """Catch the new generation up, then swap once it is not behind the old one."""
-    store, schema = projector.store, projector.schema
+    store, schema = projection.store, projection.schema
     for _ in range(_SWAP_ATTEMPTS):
         while True:
             with store.read() as tx:
                 position = schema.generations(tx)[generation][1]
-            if not projector.page(generation, "building", position):
+            paged = projection.page(generation, "building", position)
+            if not paged or not paged[0]:
                 break
         with store.write() as tx:
             old, _ = schema.active(tx)
@@ -156,10 +158,10 @@ def _swap(projector: Projector, generation: int) -> None:
 # -- verify -------------------------------------------------------------------------
 
 
-def verify(projector: Projector) -> list[Difference]:
+def verify(projection: Projection) -> list[Difference]:
     """Stored rows of the serving generation against a fresh fold of the log, and
     its counts against a fresh count of those rows."""
-    store, schema = projector.store, projector.schema
+    store, schema = projection.store, projection.schema
     with store.snapshot() as tx:
         generation, position = schema.active(tx)
         stored_deals = _stored(tx, schema.table(DEAL_PHASES, generation), DEAL_COLUMNS)
@@ -168,13 +170,13 @@ def verify(projector: Projector) -> list[Difference]:
         )
         counts = [
             Difference(name, "/".join(map(str, key)), "*", have, want)
-            for name, key, have, want in Aggregates(store).differences(
+            for name, key, have, want in CountTables(store).differences(
                 tx, lambda name: schema.table(name, generation)
             )
         ]
     expected_deals: dict[str, Row] = {}
     expected_intervals: dict[str, Row] = {}
-    for _, folded in projector.folder.scan(position, projector.load_page_size):
+    for _, folded in projection.folder.scan(position, projection.load_page_size):
         for deal in folded:
             expected_deals[_key(deal.deal)] = deal.deal
             for row in deal.intervals:

@@ -8,7 +8,6 @@ page is simply read again.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -17,11 +16,12 @@ from projections import rebuild as rebuilding
 from projections.failures import Failures
 from projections.fold import Folder
 from projections.models import ProjectionStatus
+from projections.projection import Projection
+from projections.rebuild import AlreadyRunning
 from projections.reports import Reports
 from projections.schema import PROJECTION, Schema
+from projections.source import source_of
 from projections.store import store_for
-from projections.sweeper import sweep_expired
-from projections.wakeup import AlreadyRunning, wakeup_for
 from projections.writer import PageWriter
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from domain.service import PhaseTracker
     from projections.models import Difference
 
-logger = logging.getLogger(__name__)
 _CONFLICT_RETRIES = 3
 
 
@@ -47,10 +46,10 @@ class Projector:
         load_page_size: int = 8000,
         poll_interval: float = 1.0,
         settle: float = 0.05,
-        sweep_interval: float | None = None,
         rebuild_workers: int | None = None,
     ) -> None:
-        self.tracker = tracker
+        self.tracker = tracker  # for callers; what projecting reads is `source`
+        self.source = source_of(tracker)
         self.page_size = page_size
         # A rebuild's (and verify's) scan of the whole log pages by more events:
         # a page is a query, a transaction and a write of its own, and no reader
@@ -65,17 +64,16 @@ class Projector:
         # ~10 ms, mostly fixed). `wait_for` (a reader waiting for its own write)
         # cuts the pause short.
         self.settle = settle
-        self.sweep_interval = sweep_interval
         self.name = PROJECTION
-        self.store = store_for(tracker)
+        self.store = store_for(self.source)
         self.schema = Schema(self.store, self.name)
         self.schema.ensure()
         self.failures = Failures(self.store)
         self.failures.ensure()
-        self.folder = Folder(tracker, self.store)
-        self.writer = PageWriter(self.store, self.schema)
+        self.folder = Folder(self.source, self.store)
+        self.writer = PageWriter(self.store, self.schema, self.source.position_of)
         self.reports = Reports(tracker)
-        self.lock_key = f"phaselog:{self.schema.tracking.as_string(None)}:{self.name}"
+        self.lock_key = self.projection.lock_key
         self._page_lock = threading.Lock()
         self._rebuild_lock = threading.Lock()
         # Notified after every committed page: a wait that needs no polling.
@@ -92,8 +90,21 @@ class Projector:
         # process projects and this one stands by); `_asked` once it has asked.
         self.leading = False
         self._asked = threading.Event()
-        self._swept_at = 0.0
-        self._sweeping: threading.Thread | None = None
+
+    @property
+    def projection(self) -> Projection:
+        """The parts the runner projects with, as a rebuild and verify take them."""
+        return Projection(
+            name=self.name,
+            source=self.source,
+            store=self.store,
+            schema=self.schema,
+            folder=self.folder,
+            writer=self.writer,
+            page_size=self.page_size,
+            load_page_size=self.load_page_size,
+            rebuild_workers=self.rebuild_workers,
+        )
 
     # -- one page ----------------------------------------------------------------
 
@@ -131,28 +142,17 @@ class Projector:
 
     def page(self, generation: int, state: str, position: int) -> int | None:
         """One page into `generation`; None when another writer moved it first."""
-        notifications = self.store.recorder.select_notifications(
-            position, self.page_size, inclusive_of_start=False
-        )
-        if not notifications:
-            return 0
-        last = notifications[-1].id
-        folded, opened = self.folder.follow(notifications, upto=last)
-        written = self.writer.write(
-            generation,
-            state=state,
-            expected=position,
-            position=last,
-            folded=folded,
-            fresh=opened,
-        )
-        if not written:
+        paged = self.projection.page(generation, state, position)
+        if paged is None:
             return None
+        consumed, last = paged
+        if not consumed:
+            return 0
         if state == "active":
             self._reached(last)
         with self.progressed:
             self.progressed.notify_all()
-        return len(notifications)
+        return consumed
 
     def _active(self) -> tuple[int, int]:
         with self.store.read() as tx:
@@ -201,12 +201,9 @@ class Projector:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        if self._sweeping is not None:
-            self._sweeping.join()  # it stops between two chunks of deals
-            self._sweeping = None
 
     def _loop(self) -> None:
-        wakeup = wakeup_for(self.store, self.lock_key)
+        wakeup = self.store.wakeup(self.lock_key)
         try:
             while not self._stopping.is_set():
                 consumed = 0
@@ -217,11 +214,10 @@ class Projector:
                         consumed = self.follow()
                         if consumed:
                             self.store.checkpoint()
-                        self._sweep_if_due()
                     except Exception as error:
                         # Retried after the poll interval; meanwhile every
                         # process's status and readiness tell what and where.
-                        now = self.tracker.clock()
+                        now = self.source.clock()
                         self.failures.record(self.name, error, self.known, now)
                 if consumed and self.settle and self._wake.wait(self.settle):
                     self._wake.clear()
@@ -231,28 +227,6 @@ class Projector:
         finally:
             self.leading = False
             wakeup.close()
-
-    def _sweep_if_due(self) -> None:
-        if self.sweep_interval is None:
-            return
-        if time.monotonic() - self._swept_at < self.sweep_interval:
-            return
-        if self._sweeping is not None and self._sweeping.is_alive():
-            return
-        self._swept_at = time.monotonic()
-        # A thread of its own: the first sweep of a big log expires thousands of
-        # deals, one transaction each, and the projection must not wait for it
-        # (inline, it stalled the read models for the whole of a 1,000/s burst).
-        self._sweeping = threading.Thread(
-            target=self._sweep, name=f"phaselog-sweep-{self.name}", daemon=True
-        )
-        self._sweeping.start()
-
-    def _sweep(self) -> None:
-        try:
-            sweep_expired(self.tracker, self, self.tracker.clock(), self._stopping)
-        except Exception:
-            logger.exception("expiry sweep failed; next interval")
 
     # -- read-your-writes and status -------------------------------------------------
 
@@ -276,7 +250,7 @@ class Projector:
         with self.store.read() as tx:
             generations = self.schema.generations(tx)
         failures = self.failures.read()
-        head = self.store.recorder.max_notification_id() or 0
+        head = self.source.recorder.max_notification_id() or 0
         generation, position = next(
             (g, p) for g, (s, p, _) in generations.items() if s == "active"
         )
@@ -309,17 +283,17 @@ class Projector:
         """
         self.failures.clear(self.rebuild_key)
         try:
-            rebuilding.rebuild(self, self._rebuild_lock, progress)
+            rebuilding.rebuild(self.projection, self._rebuild_lock, progress)
         except AlreadyRunning:
             raise
         except Exception as error:
-            now = self.tracker.clock()
+            now = self.source.clock()
             self.failures.record(self.rebuild_key, error, 0, now)
             raise
 
     def verify(self) -> list[Difference]:
         """Re-fold the whole log in memory; every stored value that differs."""
-        return rebuilding.verify(self)
+        return rebuilding.verify(self.projection)
 
     def expiring(self, now: dt.datetime) -> list[uuid.UUID]:
         return self.reports.expiring(now)

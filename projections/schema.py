@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 from psycopg.sql import SQL, Composable, Identifier
 
-from projections.aggregates import COUNTED, FUNNEL_COUNTS, STAGE_COUNTS, Aggregates
+from projections.aggregates import FUNNEL_COUNTS, STAGE_COUNTS
+from projections.count_tables import CountTables
 
 if TYPE_CHECKING:
-    from projections.store import Store, Tx
+    from projections.dialect import Store, Tx
 
 PROJECTION = "read_models"
 TRACKING = "projection_tracking"
@@ -165,12 +166,10 @@ class Schema:
     def ensure(self) -> None:
         """Create the tracking table and a first, empty, active generation."""
         with self.store.write() as tx:
-            if self.store.postgres:
-                # Two processes starting at once must not both create the tables.
-                tx.execute(
-                    SQL("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"),
-                    [f"phaselog-schema:{self.store.table(TRACKING).as_string(None)}"],
-                )
+            # Two processes starting at once must not both create the tables.
+            self.store.lock_for_ddl(
+                tx, f"phaselog-schema:{self.store.table(TRACKING).as_string(None)}"
+            )
             tx.execute(
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {} (name text NOT NULL, generation "
@@ -256,9 +255,10 @@ class Schema:
         """Indexes come after a bulk load: building them once beats updating them."""
         for statement in self.index_statements(generation):
             tx.execute(statement)
-        if self.store.postgres and analyze:
-            for name in (DEAL_PHASES, PHASE_INTERVALS):
-                tx.execute(SQL("ANALYZE {}").format(self.table(name, generation)))
+        if analyze:
+            self.store.analyze_in(
+                tx, [self.table(n, generation) for n in (DEAL_PHASES, PHASE_INTERVALS)]
+            )
 
     def index_statements(self, generation: int) -> list[Composable]:
         """One statement an index, each of which may run on its own connection."""
@@ -278,23 +278,7 @@ class Schema:
         wanted = {f"{physical(n, generation)}_{suffix}" for n, suffix, *_ in _INDEXES}
         for name in (DEAL_PHASES, PHASE_INTERVALS):
             table = physical(name, generation)
-            if self.store.postgres:
-                tx.execute(
-                    SQL(
-                        "SELECT i.relname FROM pg_index x JOIN pg_class i "
-                        "ON i.oid = x.indexrelid WHERE x.indrelid = %s::regclass"
-                    ),
-                    [self.table(name, generation).as_string(None)],
-                )
-            else:
-                tx.execute(
-                    SQL(
-                        "SELECT name FROM sqlite_master "
-                        "WHERE type = 'index' AND tbl_name = %s"
-                    ),
-                    [table],
-                )
-            for (index,) in tx.fetchall():
+            for index in self.store.index_names(tx, self.table(name, generation)):
                 if index.startswith(f"{table}_") and index not in wanted:
                     tx.execute(SQL("DROP INDEX {}").format(self.store.table(index)))
 
@@ -304,39 +288,16 @@ class Schema:
         Made once its rows are loaded (the bulk load runs without triggers) and
         before any write that must keep them; True if they were made now.
         """
-        if self._exists(tx, self.table(FUNNEL_COUNTS, generation)):
+        if self.store.exists(tx, self.table(FUNNEL_COUNTS, generation)):
             return False
-        Aggregates(self.store).create(tx, lambda name: self.table(name, generation))
+        CountTables(self.store).create(tx, lambda name: self.table(name, generation))
         return True
-
-    def _exists(self, tx: Tx, table: Composable) -> bool:
-        if self.store.postgres:
-            tx.execute(
-                SQL("SELECT to_regclass(%s) IS NOT NULL"), [table.as_string(None)]
-            )
-        else:
-            tx.execute(
-                SQL("SELECT count(*) FROM sqlite_master WHERE name = %s"),
-                [table.as_string(None).strip('"')],
-            )
-        row = tx.fetchone()
-        return bool(row and row[0])
 
     def point_views(self, tx: Tx, generation: int) -> None:
         for name in VIEWS:
-            view = self.store.table(name)
-            source = self.table(name, generation)
-            if self.store.postgres:
-                tx.execute(
-                    SQL("CREATE OR REPLACE VIEW {} AS SELECT * FROM {}").format(
-                        view, source
-                    )
-                )
-            else:
-                tx.execute(SQL("DROP VIEW IF EXISTS {}").format(view))
-                tx.execute(
-                    SQL("CREATE VIEW {} AS SELECT * FROM {}").format(view, source)
-                )
+            self.store.point_view(
+                tx, self.store.table(name), self.table(name, generation)
+            )
 
     def begin_build(self, tx: Tx) -> int:
         """A fresh `building` generation after the newest one; a stale build goes."""
@@ -370,12 +331,9 @@ class Schema:
             tx.execute(
                 SQL("DROP TABLE IF EXISTS {}").format(self.table(name, generation))
             )
-        if self.store.postgres:  # the count tables' trigger functions
-            for counted in COUNTED:
-                function = Aggregates(self.store).function(
-                    self.table(counted.name, generation)
-                )
-                tx.execute(SQL("DROP FUNCTION IF EXISTS {}()").format(function))
+        CountTables(self.store).drop_triggers(
+            tx, lambda name: self.table(name, generation)
+        )
         tx.execute(
             SQL("DELETE FROM {} WHERE name = %s AND generation = %s").format(
                 self.tracking

@@ -18,24 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Composable
 
-from projections.aggregates import (
-    DURATION_STEP,
-    ENTRY_STEP,
-    JULIAN_1970,
-    micros_sum,
-)
+from projections.aggregates import DURATION_STEP, ENTRY_STEP, JULIAN_1970
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
-    from projections.store import Row, Store
+    from projections.dialect import Lookup, Row, Stats, Store
 
-# (phase, rank, the bucket's lower bound, values to skip from there)
-Lookup = tuple[str, int, Any, int]
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _DAY = dt.timedelta(days=1)
-# count, mean, median, p90, current, median entered_at (epoch) of current deals
-Stats = tuple[int, float | None, float | None, float | None, int, float | None]
 MEDIAN, P90 = 0.5, 0.9
 
 
@@ -49,12 +40,6 @@ class StageStats:
         self.intervals = phase_intervals
         self.counts = stage_counts
 
-    def _query(self, query: Composable, params: list[Any]) -> list[Row]:
-        with self.store.read() as tx:
-            tx.execute(query, [self.store.bind(p) for p in params])
-            rows: list[Row] = tx.fetchall()
-        return rows
-
     def whole(self, pipeline: str) -> dict[str, Stats]:
         """phase -> Stats over a whole pipeline's intervals (from the counts)."""
         return self._by_rank(pipeline)
@@ -67,14 +52,12 @@ class StageStats:
         `source` is the intervals table or a derived table of some of them (its
         parameters lead `params`).
         """
-        if self.store.postgres:
-            return self._percentile_cont(source, condition, params)
-        return self._in_python(source, condition, params)
+        return self.store.interval_stats(source, condition, params)
 
     # -- a whole pipeline: counts, then the values at the ranks ----------------------
 
     def _by_rank(self, pipeline: str) -> dict[str, Stats]:
-        rows = self._query(
+        rows = self.store.query(
             SQL(
                 "SELECT phase, open, bucket, intervals, total_us FROM {} "
                 "WHERE pipeline = %s AND intervals <> 0 ORDER BY phase, open, bucket"
@@ -126,119 +109,40 @@ class StageStats:
         """
         if not wanted:
             return {}
-        if self.store.postgres:
-            return self._ranked_postgres(pipeline, value, condition, wanted)
-        return self._ranked_sqlite(pipeline, value[1], condition, wanted)
-
-    def _ranked_postgres(
-        self,
-        pipeline: str,
-        value: tuple[Composable, Composable],
-        condition: Composable,
-        wanted: list[Lookup],
-    ) -> dict[tuple[str, int], list[float]]:
-        low = "timestamptz" if isinstance(wanted[0][2], dt.datetime) else "float8"
-        query = SQL(
-            "SELECT w.phase, w.rank, v.found FROM unnest(%s::text[], %s::bigint[], "
-            "%s::{}[], %s::bigint[]) AS w(phase, rank, low, skip) CROSS JOIN LATERAL "
-            "(SELECT array_agg(x ORDER BY x) AS found FROM (SELECT {} AS x FROM {} i "
-            "WHERE i.pipeline = %s AND i.phase = w.phase AND {} AND {} >= w.low "
-            "ORDER BY {} OFFSET w.skip LIMIT 2) s) v"
-        ).format(SQL(low), value[0], self.intervals, condition, value[1], value[1])
-        columns = [list(c) for c in zip(*wanted, strict=True)]
-        rows = self._query(query, [*columns, pipeline])
-        return {(phase, int(rank)): list(found) for phase, rank, found in rows}
-
-    def _ranked_sqlite(
-        self,
-        pipeline: str,
-        order: Composable,
-        condition: Composable,
-        wanted: list[Lookup],
-    ) -> dict[tuple[str, int], list[float]]:
-        """One `LIMIT 2 OFFSET skip` walk of the index a lookup, all in one statement.
-
-        Times are ordered as their fixed-width UTC text, then turned into epoch
-        seconds as `_in_python` does.
-        """
-        lookup = SQL(
-            "SELECT * FROM (SELECT %s, %s, {} FROM {} WHERE pipeline = %s "
-            "AND phase = %s AND {} AND {} >= %s ORDER BY {} LIMIT 2 OFFSET %s)"
-        ).format(order, self.intervals, condition, order, order)
-        params: list[Any] = []
-        for phase, rank, low, skip in wanted:
-            params += [phase, rank, pipeline, phase, low, skip]
-        rows = self._query(SQL(" UNION ALL ").join([lookup] * len(wanted)), params)
-        found: dict[tuple[str, int], list[Any]] = {}
-        for phase, rank, x in rows:
-            found.setdefault((phase, int(rank)), []).append(x)
-        return {key: [self._number(x) for x in sorted(xs)] for key, xs in found.items()}
-
-    def _number(self, value: Any) -> float:
-        if isinstance(value, str):  # an entry time
-            moment = self.store.load_time(value)
-            assert moment is not None
-            return moment.timestamp()
-        return float(value)
-
-    # -- filtered ----------------------------------------------------------------------
-
-    def _percentile_cont(
-        self, source: Composable, condition: Composable, params: list[Any]
-    ) -> dict[str, Stats]:
-        query = SQL(
-            "SELECT phase, count(duration_seconds), {}, "
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_seconds), "
-            "percentile_cont(0.9) WITHIN GROUP (ORDER BY duration_seconds), "
-            "count(*) FILTER (WHERE exited_at IS NULL), "
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM "
-            "entered_at)) FILTER (WHERE exited_at IS NULL) "
-            "FROM {}{} GROUP BY phase"
-        ).format(SQL(micros_sum(True)), source, condition)
-        return {
-            r[0]: (
-                int(r[1]),
-                mean_of_micros(int(r[2]), int(r[1])),
-                _float(r[3]),
-                _float(r[4]),
-                int(r[5]),
-                _float(r[6]),
-            )
-            for r in self._query(query, params)
-        }
-
-    def _in_python(
-        self, source: Composable, condition: Composable, params: list[Any]
-    ) -> dict[str, Stats]:
-        # Sorted here, not by the query: an ORDER BY made SQLite walk the
-        # pipeline's intervals in the durations index's order, whatever the filter.
-        query = SQL("SELECT phase, duration_seconds, entered_at FROM {}{}").format(
-            source, condition
+        return self.store.values_at_ranks(
+            self.intervals, pipeline, value, condition, wanted
         )
-        durations: dict[str, list[float]] = {}
-        entered: dict[str, list[float]] = {}
-        for phase, duration, entered_at in self._query(query, params):
-            durations.setdefault(phase, [])
-            entered.setdefault(phase, [])
-            if duration is None:
-                moment = self.store.load_time(entered_at)
-                assert moment is not None
-                entered[phase].append(moment.timestamp())
-            else:
-                durations[phase].append(duration)
-        for values in durations.values():
-            values.sort()
-        return {
-            phase: (
-                len(values),
-                mean_of_micros(sum(round(v * 1e6) for v in values), len(values)),
-                percentile(values, MEDIAN),
-                percentile(values, P90),
-                len(entered[phase]),
-                percentile(sorted(entered[phase]), MEDIAN),
-            )
-            for phase, values in durations.items()
-        }
+
+
+def ranked_in_python(
+    rows: Iterable[Row], load_time: Callable[[Any], dt.datetime | None]
+) -> dict[str, Stats]:
+    """phase -> Stats of intervals given as (phase, duration_seconds, entered_at)
+    rows, ranked here (where the database has no percentiles)."""
+    durations: dict[str, list[float]] = {}
+    entered: dict[str, list[float]] = {}
+    for phase, duration, entered_at in rows:
+        durations.setdefault(phase, [])
+        entered.setdefault(phase, [])
+        if duration is None:
+            moment = load_time(entered_at)
+            assert moment is not None
+            entered[phase].append(moment.timestamp())
+        else:
+            durations[phase].append(duration)
+    for values in durations.values():
+        values.sort()
+    return {
+        phase: (
+            len(values),
+            mean_of_micros(sum(round(v * 1e6) for v in values), len(values)),
+            percentile(values, MEDIAN),
+            percentile(values, P90),
+            len(entered[phase]),
+            percentile(sorted(entered[phase]), MEDIAN),
+        )
+        for phase, values in durations.items()
+    }
 
 
 def _starts(
@@ -298,7 +202,3 @@ def percentile(ordered: list[float], fraction: float) -> float | None:
 
 def _lerp(low: float, high: float, proportion: float) -> float:
     return low + (high - low) * proportion
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)

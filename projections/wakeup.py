@@ -16,23 +16,18 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.sql import SQL, Identifier
 
-from projections.store import PostgresStore, SQLiteStore
-from storage.lockfiles import lock_file, release, remove_if_free, try_locked
+from storage.lockfiles import release, remove_if_free, try_locked
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Iterator
-
-    from projections.store import Store
 
 logger = logging.getLogger(__name__)
-_TRY_LOCK = SQL("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))")
+TRY_LOCK = SQL("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))")
 _SLICE = 0.05  # how often a wait looks at the wake event
 # Under steady load a page is followed by the settle and then this wait: with the
 # runner's 1 s poll interval, a whole second more behind the log each time.
@@ -93,10 +88,10 @@ class FileWakeup(Wakeup):
 class PgWakeup(Wakeup):
     """LISTEN for new events, and hold the projection's advisory lock."""
 
-    def __init__(self, store: PostgresStore, key: str) -> None:
-        self.store = store
+    def __init__(self, connection: dict[str, Any], channel: str, key: str) -> None:
+        self.connection = connection  # how to open a connection of our own
         self.key = key
-        self.channel: str = store.recorder.channel_name  # type: ignore[attr-defined]
+        self.channel = channel
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._locked = False
 
@@ -110,12 +105,10 @@ class PgWakeup(Wakeup):
         """
         try:
             if self._conn is None:
-                self._conn = psycopg.connect(
-                    **self.store.connection_kwargs(), autocommit=True
-                )
+                self._conn = psycopg.connect(**self.connection, autocommit=True)
                 self._locked = False
             if not self._locked:
-                row = self._conn.execute(_TRY_LOCK, [self.key]).fetchone()
+                row = self._conn.execute(TRY_LOCK, [self.key]).fetchone()
                 self._locked = bool(row and row[0])
                 if self._locked:
                     listen = SQL("LISTEN {}").format(Identifier(self.channel))
@@ -145,33 +138,3 @@ class PgWakeup(Wakeup):
         if self._conn is not None:
             self._conn.close()
         self._conn, self._locked = None, False
-
-
-def wakeup_for(store: Store, key: str) -> Wakeup:
-    if isinstance(store, PostgresStore):
-        return PgWakeup(store, key)
-    assert isinstance(store, SQLiteStore)
-    path = lock_file(store.datastore.pool.db_name, "projector")
-    return Wakeup() if path is None else FileWakeup(path)
-
-
-class AlreadyRunning(RuntimeError):
-    """Another rebuild of this projection is under way."""
-
-
-@contextmanager
-def exclusive(store: Store, key: str, local: threading.Lock) -> Iterator[None]:
-    """Hold `key` across processes (PostgreSQL) and threads, or raise AlreadyRunning."""
-    if not local.acquire(blocking=False):
-        raise AlreadyRunning(key)
-    try:
-        if not isinstance(store, PostgresStore):
-            yield
-            return
-        with psycopg.connect(**store.connection_kwargs(), autocommit=True) as conn:
-            row = conn.execute(_TRY_LOCK, [key]).fetchone()
-            if not (row and row[0]):
-                raise AlreadyRunning(key)
-            yield
-    finally:
-        local.release()

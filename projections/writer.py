@@ -1,14 +1,16 @@
-"""One page of folded deals and the new tracking position, in ONE transaction."""
+"""One page of folded deals and the new tracking position, in ONE transaction;
+a page writes only what changed since the rows it last wrote."""
 
 from __future__ import annotations
 
 import threading
+import uuid
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from psycopg.sql import SQL
-
-from projections.delta import Changes, Recent, changes
+from projections.dialect import Row
 from projections.models import Unprojectable
+from projections.recent import Recent
 from projections.schema import (
     DEAL_COLUMNS,
     DEAL_PHASES,
@@ -18,12 +20,11 @@ from projections.schema import (
 )
 
 if TYPE_CHECKING:
-    import uuid
-    from collections.abc import Collection, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
+    from projections.dialect import Store, Tx
     from projections.fold import Folded
     from projections.schema import Schema
-    from projections.store import Row, Store, Tx
 
 
 class PageWriter:
@@ -41,9 +42,15 @@ class PageWriter:
     replaced whole and the memory starts again. It changes only after a commit.
     """
 
-    def __init__(self, store: Store, schema: Schema) -> None:
+    def __init__(
+        self,
+        store: Store,
+        schema: Schema,
+        position_of: Callable[[uuid.UUID, int], int | None],
+    ) -> None:
         self.store = store
         self.schema = schema
+        self.position_of = position_of  # names the deal whose rows fail
         self._bind_deal, self._bind_interval = (
             store.row_binder(
                 [i for i, c in enumerate(columns) if c == "deal_id"],
@@ -128,9 +135,7 @@ class PageWriter:
                     bind(row)
                 except Exception as found:
                     deal_id = row[0]
-                    position = self.store.recorder.position_of(  # type: ignore[attr-defined]
-                        deal_id, versions.get(deal_id, 0)
-                    )
+                    position = self.position_of(deal_id, versions.get(deal_id, 0))
                     said = " ".join(str(found).split()) or type(found).__name__
                     reason = f"its rows cannot be stored: {said}"
                     return Unprojectable(deal_id, position, reason)
@@ -159,38 +164,59 @@ class PageWriter:
     def _remove(self, tx: Tx, generation: int, plan: Changes) -> None:
         """Delete the deal rows `plan` replaces, and each cut deal's intervals
         from its first changed seq on."""
-        deals = self.schema.table(DEAL_PHASES, generation)
-        intervals = self.schema.table(PHASE_INTERVALS, generation)
-        if self.store.postgres:
-            # One statement a table, so each count trigger runs once a page, and
-            # one index probe a deal: as a plain join or `= ANY` the planner,
-            # without statistics (autovacuum is off), scans the whole table.
-            if plan.deals:
-                tx.execute(_PG_REMOVE.format(deals, _PG_DEAL, SQL("")), [plan.deals])
-            if plan.intervals:
-                tx.execute(
-                    _PG_REMOVE.format(intervals, _PG_CUT, _FROM_SEQ),
-                    [[d for d, _ in plan.intervals], [s for _, s in plan.intervals]],
-                )
-            return
-        bind = self.store.bind
-        tx.executemany(
-            SQL("DELETE FROM {} WHERE deal_id = %s").format(deals),
-            [(bind(d),) for d in plan.deals],
-        )
-        tx.executemany(
-            SQL("DELETE FROM {} WHERE deal_id = %s AND seq >= %s").format(intervals),
-            [(bind(d), seq) for d, seq in plan.intervals],
+        self.store.remove_rows(
+            tx,
+            self.schema.table(DEAL_PHASES, generation),
+            self.schema.table(PHASE_INTERVALS, generation),
+            plan.deals,
+            plan.intervals,
         )
 
 
-# The rows to delete found by a probe a deal (OFFSET 0 keeps the LATERAL subquery
-# whole), deleted by their row ids.
-_PG_REMOVE = SQL(
-    "DELETE FROM {0} WHERE ctid = ANY(ARRAY(SELECT r.ctid FROM {1} "
-    "CROSS JOIN LATERAL (SELECT ctid FROM {0} AS x WHERE x.deal_id = c.deal_id{2} "
-    "OFFSET 0) AS r))"
-)
-_PG_DEAL = SQL("unnest(%s::uuid[]) AS c(deal_id)")
-_PG_CUT = SQL("unnest(%s::uuid[], %s::integer[]) AS c(deal_id, seq)")
-_FROM_SEQ = SQL(" AND x.seq >= c.seq")
+@dataclass
+class Changes:
+    """A page's writes: rows to delete by key, then rows to insert."""
+
+    deals: list[uuid.UUID] = field(default_factory=list)  # deal rows to delete
+    intervals: list[tuple[uuid.UUID, int]] = field(
+        default_factory=list
+    )  # (deal, first seq): its interval rows from that seq on go
+    deal_rows: list[Row] = field(default_factory=list)
+    interval_rows: list[Row] = field(default_factory=list)
+
+
+def changes(
+    folded: Sequence[Folded],
+    written: Recent[uuid.UUID, Folded] | None,
+    fresh: Collection[uuid.UUID],
+) -> Changes:
+    """The writes that turn the stored rows of `folded`'s deals into theirs.
+
+    `written` holds the rows stored now for the deals it knows (None: nothing
+    is known); `fresh` deals have no rows at all (opened after the position).
+    An unknown deal is replaced whole; a known one keeps its unchanged deal row
+    and the intervals before the first that differs.
+    """
+    plan = Changes()
+    for deal in folded:
+        deal_id = deal.deal_id
+        old = None if written is None else written.get(deal_id)
+        kept = 0  # the deal's intervals stored already and still right
+        if deal_id in fresh:
+            plan.deal_rows.append(deal.deal)
+        elif old is None:
+            plan.deals.append(deal_id)
+            plan.deal_rows.append(deal.deal)
+            plan.intervals.append((deal_id, 0))
+        else:
+            if old.deal != deal.deal:
+                plan.deals.append(deal_id)
+                plan.deal_rows.append(deal.deal)
+            for before, now in zip(old.intervals, deal.intervals, strict=False):
+                if before != now:
+                    break
+                kept += 1
+            if kept < len(old.intervals):
+                plan.intervals.append((deal_id, kept))
+        plan.interval_rows.extend(deal.intervals[kept:])
+    return plan

@@ -30,11 +30,13 @@ PHASELOG = Path(sys.executable).parent / "phaselog"
 
 
 @contextlib.contextmanager
-def _project(database_url: str) -> Iterator[subprocess.Popen[str]]:
+def _project(
+    database_url: str, sweep_seconds: str = "0"
+) -> Iterator[subprocess.Popen[str]]:
     env = {
         **os.environ,
         "PHASELOG_DATABASE_URL": database_url,
-        "PHASELOG_SWEEP_INTERVAL_SECONDS": "0",
+        "PHASELOG_SWEEP_INTERVAL_SECONDS": sweep_seconds,
     }
     process = subprocess.Popen(
         [str(PHASELOG), "project"],
@@ -79,6 +81,30 @@ def test_one_process_projects_another_stands_by_then_takes_over(
             _, errors = second.communicate(timeout=30)
             assert second.returncode == 0
             assert "Traceback" not in errors
+    finally:
+        tracker.close()
+
+
+def test_the_projecting_process_also_closes_idle_deals_under_their_expiry_policy(
+    settings: Settings,
+) -> None:
+    tracker = open_tracker(settings)
+    try:
+        long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=120)
+        idle = tracker.log_one(
+            LogAction(
+                pipeline="hubspot-default",
+                contact_id="quiet-buyer",
+                type="meeting_booked",
+                occurred_at=long_ago,
+            )
+        )
+        with _project(settings.database_url, sweep_seconds="0.05") as process:
+            assert process.stdout is not None
+            assert process.stdout.readline().startswith("projecting:")
+
+            # Step: it projects the deal, finds it due and writes its expiry.
+            _wait(lambda: tracker.deal(idle.deal_id).state.phase == "closed_lost")
     finally:
         tracker.close()
 

@@ -21,13 +21,14 @@ from projections.writer import PageWriter
 from tests.helpers.clock import day
 
 if TYPE_CHECKING:
+    import uuid
     from collections.abc import Iterator
 
     from domain.commands import Result
     from domain.pipeline import Pipeline
     from domain.service import PhaseTracker
+    from projections.dialect import Row, Store
     from projections.schema import Schema
-    from projections.store import Row, Store
 
 EARLY = day(-1000)  # a period filter that keeps every row: the rows' own path
 
@@ -94,7 +95,7 @@ class CrashingWriter(PageWriter):
     """A fake writer that dies inside its `crash_on`-th page transaction."""
 
     def __init__(self, store: Store, schema: Schema, crash_on: int) -> None:
-        super().__init__(store, schema)
+        super().__init__(store, schema, position_of=_nowhere)
         self.crash_on = crash_on
         self.pages = 0
 
@@ -102,6 +103,10 @@ class CrashingWriter(PageWriter):
         self.pages += 1
         if self.pages == self.crash_on:
             raise Crash
+
+
+def _nowhere(deal_id: uuid.UUID, version: int) -> None:
+    """A fake writer's position lookup: its pages never fail to bind."""
 
 
 @pytest.fixture

@@ -9,43 +9,36 @@ import pytest
 from psycopg.sql import SQL, Identifier, Literal
 
 from domain.commands import LogAction
-from projections.reports import Reports
 from projections.runner import Projector
 from projections.schema import DEAL_PHASES, PHASE_INTERVALS, physical
-from projections.stages import StageStats
 from tests.projections.conftest import day, log
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from psycopg.sql import Composable
 
     from domain.service import PhaseTracker
-    from projections.store import PostgresStore, Store
+    from projections.dialect import Store
+    from projections.postgres_store import PostgresStore
 
 
 def _plans(store: Store, monkeypatch: pytest.MonkeyPatch, ask: Any) -> list[str]:
-    """The plans of the statements `ask()` sends through the reports' `_query`.
+    """The plans of the statements `ask()` sends through the store's `query`,
+    the one way the reports read.
 
     PostgreSQL plans as for a prepared statement run many times (a generic plan:
     the predicate must follow from the filter without its values), and with
     sequential scans off, since a test's few rows would be read whole anyway.
     """
     asked: list[tuple[Composable, list[Any]]] = []
+    real = type(store).query
 
-    def spy_on(kind: type[Reports | StageStats]) -> None:
-        real = kind._query
+    def spy(self: Store, query: Composable, params: Sequence[Any] = ()) -> Any:
+        asked.append((query, [self.bind(p) for p in params]))
+        return real(self, query, params)
 
-        def spy(
-            self: Reports | StageStats, query: Composable, params: list[Any]
-        ) -> Any:
-            asked.append((query, [self.store.bind(p) for p in params]))
-            return real(self, query, params)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(kind, "_query", spy)
-
-    spy_on(Reports)
-    spy_on(StageStats)
+    monkeypatch.setattr(type(store), "query", spy)
     ask()
     plans = []
     for query, params in asked:

@@ -31,7 +31,7 @@ class ReadingFolder(Folder):
     """A folder that notes every deal it has to read from the event table."""
 
     def __init__(self, tracker: PhaseTracker, projector: Projector) -> None:
-        super().__init__(tracker, projector.store)
+        super().__init__(projector.source, projector.store)
         self.reads: list[uuid.UUID] = []
 
     def read(self, deal_ids: Iterable[uuid.UUID], upto: int) -> list[DealHistory]:

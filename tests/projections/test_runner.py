@@ -10,7 +10,7 @@ import pytest
 
 from domain.commands import VoidAction
 from projections.runner import Projector
-from projections.wakeup import SQLITE_POLL, FileWakeup, Wakeup, wakeup_for
+from projections.wakeup import SQLITE_POLL, FileWakeup, Wakeup
 from tests.projections.conftest import Crash, CrashingWriter, day, log, rows
 
 if TYPE_CHECKING:
@@ -180,8 +180,8 @@ def test_a_lost_notify_does_not_stall_the_runner(
 def test_a_standby_is_not_woken_by_commits_and_takes_over_when_the_holder_goes(
     tracker: PhaseTracker, projector: Projector
 ) -> None:
-    holder = wakeup_for(projector.store, projector.lock_key)
-    standby = wakeup_for(projector.store, projector.lock_key)
+    holder = projector.store.wakeup(projector.lock_key)
+    standby = projector.store.wakeup(projector.lock_key)
     commits: list[threading.Timer] = []
     limit = 10.0  # a wait that ends before this was woken, not timed out
 
@@ -217,8 +217,8 @@ def test_a_standby_is_not_woken_by_commits_and_takes_over_when_the_holder_goes(
 def test_on_sqlite_one_runner_holds_the_file_lock_and_polls_a_standby_takes_over(
     projector: Projector,
 ) -> None:
-    holder = wakeup_for(projector.store, projector.lock_key)
-    standby = wakeup_for(projector.store, projector.lock_key)
+    holder = projector.store.wakeup(projector.lock_key)
+    standby = projector.store.wakeup(projector.lock_key)
     try:
         assert holder.acquire()
         assert holder.acquire()  # still held: asking again is no new lock

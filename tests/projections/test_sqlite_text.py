@@ -7,7 +7,7 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.store import utc_text
+from projections.sqlite_text import utc_text
 
 OFFSETS = st.builds(
     dt.timezone,

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from projections.filters import deal_filters
 from tests.projections.conftest import log
 
 if TYPE_CHECKING:
@@ -29,9 +30,7 @@ def test_rank_lookups_give_exactly_what_percentile_cont_gives(
             log(tracker, contact, "viewing", n * 0.37 + 9.000001 * (n % 2 + 1))
     projector.catch_up()
     stages = projector.reports.stages
-    condition, params = projector.reports._deal_filters(
-        tracker.pipeline("nl-tesoro"), None, None, None
-    )
+    condition, params = deal_filters(tracker.pipeline("nl-tesoro"), None, None, None)
 
     by_rank = stages.whole("nl-tesoro")
     by_sort = stages.filtered(stages.intervals, condition, params)

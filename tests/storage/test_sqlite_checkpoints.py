@@ -18,8 +18,8 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.settings import Settings
-from projections import store
-from projections.store import WAL_RESTART_FRAMES
+from projections import sqlite_store
+from projections.sqlite_store import WAL_RESTART_FRAMES
 from storage.sqlite import WAL_AUTOCHECKPOINT
 from tests.api.conftest import ADMIN_KEY, action, bearer, head
 
@@ -42,7 +42,7 @@ def test_the_servers_projector_copies_the_log_into_the_database_file(
 ) -> None:
     # From one page on, each checkpoint also copies the last pages under the
     # write lock, so that the next writer starts the log afresh.
-    monkeypatch.setattr(store, "WAL_RESTART_FRAMES", restart_from)
+    monkeypatch.setattr(sqlite_store, "WAL_RESTART_FRAMES", restart_from)
     database = tmp_path / "phaselog.db"
     settings = Settings(
         database_url=f"sqlite:///{database}",

@@ -1,12 +1,13 @@
-"""The expiry sweeper closes idle HubSpot deals by writing Expired events."""
+"""The expiry sweeper closes idle HubSpot deals by writing Expired events, in
+the process that leads the projection."""
 
 from __future__ import annotations
 
 import threading
 from typing import TYPE_CHECKING, Any
 
+from api.sweeping import Sweeper, sweep_expired
 from projections.runner import Projector
-from projections.sweeper import sweep_expired
 from tests.helpers.clock import FakeClock
 from tests.projections.conftest import day, log
 
@@ -86,3 +87,28 @@ def test_the_sweep_expires_many_deals_per_transaction_and_stops_between_chunks(
     assert saves == [2, 1]
     projector.catch_up()
     assert projector.verify() == []
+
+
+def test_only_the_process_that_leads_the_projection_sweeps(
+    make_tracker: Callable[..., PhaseTracker],
+) -> None:
+    clock = FakeClock(day(0))
+    tracker, other = make_tracker(clock=clock), make_tracker(clock=clock)
+    log(tracker, "idle", "meeting_booked", 0, pipeline="hubspot-default")
+    leader = Projector(tracker, poll_interval=0.05)
+    standby = Projector(other, poll_interval=0.05)
+    try:
+        # Step: one projector leads the projection, the other stands by.
+        leader.start()
+        assert leader.leads(timeout=30)
+        standby.start()
+        assert standby.leads(timeout=30) is False
+        assert leader.wait_for(tracker.store.recorder.max_notification_id() or 0, 30)
+        clock.now = day(91)
+
+        # Step: the standby's sweeper leaves the due deal to the leader's.
+        assert Sweeper(other, standby, interval=60).sweep() is None
+        assert Sweeper(tracker, leader, interval=60).sweep() == 1
+    finally:
+        standby.stop()
+        leader.stop()
