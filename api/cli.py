@@ -64,14 +64,14 @@ def serve(
     import uvicorn
 
     from api import projecting
-    from api.app import open_keys
     from api.auth import check_bind
+    from api.bootstrap import open_keys
     from api.settings import eventsourcing_env
     from domain.helper import shared_database
     from storage import lifeline
 
     settings = Settings()
-    with opened() as tracker:
+    with opened(settings) as tracker:
         check_bind(host, open_keys(tracker, settings))
     separate = projector_process and shared_database(eventsourcing_env(settings))
     # From `--workers 2` on, uvicorn starts each worker (spawn) from this, the
@@ -206,11 +206,12 @@ def rebuild(
     ] = None,
 ) -> None:
     """Rebuild every read model from the log; the old ones serve until the swap."""
-    from projections.runner import Projector
+    from api.bootstrap import open_projector
 
-    with opened() as tracker, progress_bar() as bar:
+    settings = Settings()
+    with opened(settings) as tracker, progress_bar() as bar:
         task = bar.add_task("rebuilding", total=None)
-        projector = Projector(tracker, rebuild_workers=workers)
+        projector = open_projector(tracker, settings, rebuild_workers=workers)
         projector.rebuild(
             lambda done, total: bar.update(task, completed=done, total=total)
         )
@@ -278,10 +279,11 @@ def replay(
 @one_line_errors
 def verify() -> None:
     """Re-fold the whole log and compare; exit 1 when a stored row differs."""
-    from projections.runner import Projector
+    from api.bootstrap import open_projector
 
-    with opened() as tracker:
-        projector = Projector(tracker)
+    settings = Settings()
+    with opened(settings) as tracker:
+        projector = open_projector(tracker, settings)
         projector.catch_up()
         differences = projector.verify()
     if not differences:

@@ -22,7 +22,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from api.app import open_projector, open_tracker, startup_lock
+from api.bootstrap import open_projecting
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -45,9 +45,7 @@ def project(
     `say` hears one line once the projector has asked for the projection:
     whether this process projects, or stands by for another that does.
     """
-    with startup_lock(settings):
-        tracker = open_tracker(settings)
-        projector = open_projector(tracker, settings)
+    tracker, projector = open_projecting(settings)
     try:
         projector.start()
         try:

@@ -14,12 +14,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from api.settings import Settings, eventsourcing_env
-from domain.application import PhaseTracker
-from domain.definitions import load_presets
+from api import bootstrap
+from api.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from domain.application import PhaseTracker
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -93,8 +94,4 @@ def settings_for(url: str, pool_size: int = 8) -> Settings:
 
 
 def open_tracker(url: str, *, group_commit: bool = False) -> PhaseTracker:
-    return PhaseTracker(
-        eventsourcing_env(settings_for(url)),
-        pipelines=load_presets().values(),
-        group_commit=group_commit,
-    )
+    return bootstrap.open_tracker(settings_for(url), group_commit=group_commit)

@@ -24,12 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from api.settings import Settings, eventsourcing_env
+from api.bootstrap import open_tracker
+from api.settings import Settings
 from bench.generator import batches, history
 from bench.rebuild import own_peak_mib
-from domain.application import PhaseTracker
 from domain.commands import LogAction, VoidAction
-from domain.definitions import load_presets
 from domain.errors import PhaselogError
 from projections.reports import Reports
 from projections.runner import Projector
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from bench.generator import Command
+    from domain.application import PhaseTracker
 
 URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_proj"
 LIBPQ = "postgresql://postgres@127.0.0.1:5432/test"
@@ -46,8 +46,7 @@ PIPELINE = "fr-sale"  # the busiest pipeline of the generated history
 
 
 def tracker(url: str = URL) -> PhaseTracker:
-    settings = Settings(database_url=url, pool_size=4)
-    return PhaseTracker(eventsourcing_env(settings), pipelines=load_presets().values())
+    return open_tracker(Settings(database_url=url, pool_size=4))
 
 
 def drop_schema() -> None:

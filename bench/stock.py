@@ -24,7 +24,7 @@ from eventsourcing.utils import get_topic
 from fastapi import FastAPI
 from psycopg.sql import SQL, Identifier
 
-from api.app import startup_lock
+from api.bootstrap import startup_lock
 from api.schemas.actions import ActionIn  # noqa: TC001 - FastAPI reads it at runtime
 from api.settings import Settings, eventsourcing_env
 from domain.deal import DEAL_EVENTS, Deal, deal_id_for, entry_from_event

@@ -1,0 +1,116 @@
+"""Wiring: the service and the parts beside it, built from `Settings`.
+
+The one place that knows how phaselog is put together: which pipelines (the
+presets, overridden and extended by PHASELOG_PIPELINES_DIR), the service on the
+configured database, the API keys, the projector, the reports, and the startup
+lock the first of them are made under. The app's lifespan, every CLI command and
+`phaselog project` build what they need here, so a constructor that changes is
+one edit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from api.settings import Settings, eventsourcing_env
+from domain.application import PhaseTracker
+from domain.definitions import check_chains, load_definition, load_presets
+from projections.reports import Reports
+from projections.runner import Projector
+from storage import startup
+from storage.api_keys import KeyStore
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from domain.pipeline import Pipeline
+
+
+def load_pipelines(settings: Settings) -> list[Pipeline]:
+    """The presets, overridden and extended by the YAML files in `pipelines_dir`."""
+    found = load_presets()
+    if settings.pipelines_dir is not None:
+        for path in sorted(settings.pipelines_dir.glob("*.yaml")):
+            pipeline = load_definition(path)
+            found[pipeline.id] = pipeline
+        check_chains(found)
+    return list(found.values())
+
+
+def open_tracker(
+    settings: Settings, *, group_commit: bool = False, register: bool = True
+) -> PhaseTracker:
+    """The service on the configured database; the server coalesces its writes.
+
+    With `register`, the pipelines are registered (a new version where one
+    changed); a command that only reads registers nothing, so it never adds a
+    version behind a running server's back.
+    """
+    return PhaseTracker(
+        eventsourcing_env(settings),
+        pipelines=load_pipelines(settings) if register else (),
+        group_commit=group_commit,
+    )
+
+
+def open_keys(tracker: PhaseTracker, settings: Settings) -> KeyStore:
+    """The key store, with PHASELOG_ADMIN_KEY seeded as an admin key (revoking
+    the key the setting held before)."""
+    keys = KeyStore(tracker)
+    if settings.admin_key is not None:
+        keys.seed_admin(settings.admin_key.get_secret_value())
+    return keys
+
+
+def open_projector(
+    tracker: PhaseTracker, settings: Settings, *, rebuild_workers: int | None = None
+) -> Projector:
+    """The projector, sweeping idle deals at the configured interval once started."""
+    return Projector(
+        tracker,
+        sweep_interval=settings.sweep_interval_seconds or None,
+        rebuild_workers=rebuild_workers,
+    )
+
+
+@contextlib.contextmanager
+def startup_lock(settings: Settings) -> Iterator[None]:
+    """Held while a process creates tables and registers pipelines (storage.startup)."""
+    with startup.startup_lock(eventsourcing_env(settings)):
+        yield
+
+
+@dataclass(frozen=True)
+class Server:
+    """What one server process runs: the service, its keys and read side."""
+
+    tracker: PhaseTracker
+    keys: KeyStore
+    projector: Projector
+    reports: Reports
+
+
+def open_server(settings: Settings) -> Server:
+    """A server process's parts, made under the startup lock; its writes coalesce."""
+    with startup_lock(settings):
+        tracker = open_tracker(settings, group_commit=True)
+        try:
+            keys = open_keys(tracker, settings)
+            projector = open_projector(tracker, settings)
+        except BaseException:
+            tracker.close()
+            raise
+    return Server(tracker, keys, projector, Reports(tracker))
+
+
+def open_projecting(settings: Settings) -> tuple[PhaseTracker, Projector]:
+    """`phaselog project`'s parts, made under the startup lock: no keys, no server."""
+    with startup_lock(settings):
+        tracker = open_tracker(settings)
+        try:
+            return tracker, open_projector(tracker, settings)
+        except BaseException:
+            tracker.close()
+            raise
