@@ -24,6 +24,7 @@ from storage.api_keys import KeyStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from domain.pipeline import Pipeline
 
@@ -33,10 +34,16 @@ def load_pipelines(settings: Settings) -> list[Pipeline]:
     found = load_presets()
     if settings.pipelines_dir is not None:
         for path in sorted(settings.pipelines_dir.glob("*.yaml")):
-            pipeline = load_definition(path)
+            pipeline = read_pipeline(path)
             found[pipeline.id] = pipeline
         check_chains(found)
     return list(found.values())
+
+
+def read_pipeline(path: Path) -> Pipeline:
+    """One definition file, read and checked; a DefinitionError names the path
+    inside the file of what is wrong."""
+    return load_definition(path)
 
 
 def open_tracker(
