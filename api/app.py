@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from api import errors
 from api.auth import warn_open
 from api.bootstrap import open_server
-from api.fast_path import PhaselogAPI
 from api.routes import actions, deals, health, pipelines, projections, reports
 from api.settings import Settings
 from api.waiting import ProjectionWaits
@@ -47,7 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             server.tracker.close()
 
-    app = PhaselogAPI(
+    app = FastAPI(
         title="phaselog",
         version="1",
         summary="Event-sourced phase tracker for sales pipelines",
