@@ -10,8 +10,6 @@ from typer.testing import CliRunner
 
 from api.bootstrap import open_tracker
 from api.cli import app
-from api.settings import eventsourcing_env
-from domain.application import PhaseTracker
 from domain.definitions import load_presets
 
 if TYPE_CHECKING:
@@ -19,6 +17,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from api.settings import Settings
+    from domain.application import PhaseTracker
 
 pytestmark = pytest.mark.usefixtures("cli_database")
 runner = CliRunner()
@@ -47,7 +46,7 @@ def service(settings: Settings) -> Iterator[PhaseTracker]:
 
 def stored_versions(settings: Settings, pipeline_id: str) -> int:
     """How many versions the database holds, read by a tracker of its own."""
-    tracker = PhaseTracker(eventsourcing_env(settings))
+    tracker = open_tracker(settings, register=False)
     try:
         return len(tracker.pipeline_versions(pipeline_id))
     finally:
