@@ -29,9 +29,14 @@ if TYPE_CHECKING:
     from domain.pipeline import Pipeline
 
 
+def presets() -> dict[str, Pipeline]:
+    """The preset pipelines (domain/pipelines/*.yaml), by id."""
+    return load_presets()
+
+
 def load_pipelines(settings: Settings) -> list[Pipeline]:
     """The presets, overridden and extended by the YAML files in `pipelines_dir`."""
-    found = load_presets()
+    found = presets()
     if settings.pipelines_dir is not None:
         for path in sorted(settings.pipelines_dir.glob("*.yaml")):
             pipeline = read_pipeline(path)
