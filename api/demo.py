@@ -1,4 +1,4 @@
-"""`phaselog demo`: the synthetic history of `bench.generator` logged for real.
+"""`phaselog demo`: the synthetic history of `api.synthetic` logged for real.
 
 The history ends at a moment `now` and is otherwise fixed by the seed: every
 time in it is `now` plus an offset the seed decides. The first run takes the
@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bench.generator import batches, history
+from api.synthetic.generator import batches, history
 from domain.commands import LogAction, VoidAction, digest_of
 from domain.errors import PhaselogError
 

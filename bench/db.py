@@ -14,9 +14,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from api.settings import Settings, eventsourcing_env
-from storage.definitions import load_presets
-from storage.wiring import open_service
+from api import bootstrap
+from api.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -95,8 +94,4 @@ def settings_for(url: str, pool_size: int = 8) -> Settings:
 
 
 def open_tracker(url: str, *, group_commit: bool = False) -> PhaseTracker:
-    return open_service(
-        eventsourcing_env(settings_for(url)),
-        pipelines=load_presets().values(),
-        group_commit=group_commit,
-    )
+    return bootstrap.open_tracker(settings_for(url), group_commit=group_commit)

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
+from api.synthetic.generator import batches, history
 from bench.db import checkpoint, libpq, open_tracker, schema_of
-from bench.generator import batches, history
 from bench.wire import action_body
 from domain.commands import LogAction, VoidAction
 from domain.errors import PhaselogError

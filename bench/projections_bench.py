@@ -3,12 +3,12 @@
     python -m bench.projections_bench --deals 200000 [--repeat 3] [--keep]
     python -m bench.projections_bench --url sqlite:///big.db --repeat 1
 
-Generates a history with `bench.generator` through `PhaseTracker.log_actions` (the
-bulk path) into its own PostgreSQL schema (kept with `--keep`, dropped otherwise),
-then runs each rebuild in a fresh subprocess so its peak RSS (`VmHWM`) is the
-rebuild's own, and times the reports. `--url` measures an existing database
-instead (any URL phaselog takes, e.g. one `bench.imports` filled), left as it is.
-Prints a table; asserts nothing.
+Generates a history with `api.synthetic.generator` through
+`PhaseTracker.log_actions` (the bulk path) into its own PostgreSQL schema (kept
+with `--keep`, dropped otherwise), then runs each rebuild in a fresh subprocess so
+its peak RSS (`VmHWM`) is the rebuild's own, and times the reports. `--url`
+measures an existing database instead (any URL phaselog takes, e.g. one
+`bench.imports` filled), left as it is. Prints a table; asserts nothing.
 """
 
 from __future__ import annotations
@@ -24,20 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from api.settings import Settings, eventsourcing_env
-from bench.generator import batches, history
+from api.bootstrap import open_tracker
+from api.settings import Settings
+from api.synthetic.generator import batches, history
 from bench.rebuild import own_peak_mib
 from domain.commands import LogAction, VoidAction
 from domain.errors import PhaselogError
 from projections.reports import Reports
 from projections.runner import Projector
-from storage.definitions import load_presets
-from storage.wiring import open_service
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from bench.generator import Command
+    from api.synthetic.generator import Command
     from domain.service import PhaseTracker
 
 URL = "postgresql://postgres@127.0.0.1:5432/test?schema=bench_proj"
@@ -47,8 +46,7 @@ PIPELINE = "fr-sale"  # the busiest pipeline of the generated history
 
 
 def tracker(url: str = URL) -> PhaseTracker:
-    settings = Settings(database_url=url, pool_size=4)
-    return open_service(eventsourcing_env(settings), pipelines=load_presets().values())
+    return open_tracker(Settings(database_url=url, pool_size=4))
 
 
 def drop_schema() -> None:

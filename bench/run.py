@@ -20,9 +20,9 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from api.synthetic.generator import ACTORS, default_now, history
 from bench import load, wire
 from bench.db import checkpoint, scratch
-from bench.generator import ACTORS, default_now, history
 from bench.imports import (
     import_file,
     import_history,

@@ -24,12 +24,11 @@ from eventsourcing.utils import get_topic
 from fastapi import FastAPI
 from psycopg.sql import SQL, Identifier
 
-from api.app import startup_lock
+from api.bootstrap import presets, startup_lock
 from api.schemas.actions import ActionIn  # noqa: TC001 - FastAPI reads it at runtime
 from api.settings import Settings, eventsourcing_env
 from domain.deal import DEAL_EVENTS, Deal, deal_id_for, entry_from_event
 from domain.engine import Entry, replay
-from storage.definitions import load_presets
 
 if TYPE_CHECKING:
     from domain.pipeline import Pipeline
@@ -45,7 +44,7 @@ class StockTracker(Application[uuid.UUID]):
 
     def __init__(self, env: dict[str, str]) -> None:
         super().__init__(env)
-        self.pipelines = load_presets()
+        self.pipelines = presets()
 
     def log_action(self, body: ActionIn) -> dict[str, Any]:
         pipeline = self.pipelines[body.pipeline]
@@ -148,7 +147,7 @@ class StockPhases(Projection[StockPhasesView]):
 
     def __init__(self, view: StockPhasesView) -> None:
         super().__init__(view)
-        self.pipelines = {(p.id, p.version): p for p in load_presets().values()}
+        self.pipelines = {(p.id, p.version): p for p in presets().values()}
         self.deals: dict[uuid.UUID, tuple[Pipeline, list[Entry]]] = {}
         self.processed = 0
         self.first_at = self.last_at = 0.0

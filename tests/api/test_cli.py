@@ -9,7 +9,7 @@ import pytest
 from psycopg.sql import SQL
 from typer.testing import CliRunner
 
-from api.app import open_tracker
+from api.bootstrap import open_tracker
 from api.cli import app
 from projections.aggregates import STAGE_COUNTS
 from projections.runner import Projector

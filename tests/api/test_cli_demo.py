@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import pytest
 from typer.testing import CliRunner
 
-from api.app import open_tracker
+from api.bootstrap import open_tracker
 from api.cli import app
 from api.demo import load_demo
-from bench.generator import history
+from api.synthetic.generator import history
 from domain.commands import LogAction
 from projections.runner import Projector
 from tests.helpers.clock import FakeClock

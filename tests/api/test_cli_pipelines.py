@@ -8,11 +8,9 @@ from typing import TYPE_CHECKING
 import pytest
 from typer.testing import CliRunner
 
-from api.app import open_tracker
+from api.bootstrap import open_tracker
 from api.cli import app
-from api.settings import eventsourcing_env
 from storage.definitions import load_presets
-from storage.wiring import open_service
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -48,7 +46,7 @@ def service(settings: Settings) -> Iterator[PhaseTracker]:
 
 def stored_versions(settings: Settings, pipeline_id: str) -> int:
     """How many versions the database holds, read by a tracker of its own."""
-    tracker = open_service(eventsourcing_env(settings))
+    tracker = open_tracker(settings, register=False)
     try:
         return len(tracker.pipeline_versions(pipeline_id))
     finally:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from typer.testing import CliRunner
 
-from api.app import open_tracker
+from api.bootstrap import open_tracker
 from api.cli import app
 from domain.commands import LogAction, VoidAction
 from domain.deal import deal_id_for

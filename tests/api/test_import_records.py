@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from typer.testing import CliRunner
 
-from api.app import open_tracker
+from api.bootstrap import open_tracker
 from api.cli import app
 from api.records import MAX_RECORD
 

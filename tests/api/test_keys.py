@@ -16,7 +16,8 @@ from psycopg.sql import SQL, Identifier
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from api.app import create_app, open_tracker
+from api.app import create_app
+from api.bootstrap import open_tracker
 from api.cli import app as cli
 from bench.server import free_port
 from storage.api_keys import KeyProblem, KeyStore, hash_key

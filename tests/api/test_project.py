@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from api.app import open_tracker
+from api.bootstrap import open_tracker
 from domain.commands import LogAction
 from projections.runner import Projector
 from tests.api.conftest import START

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from api.app import open_tracker, startup_lock
+from api.bootstrap import open_tracker, startup_lock
 from projections.runner import Projector
 from storage.api_keys import KeyStore
 from tests.api.conftest import ADMIN_KEY, START, action, bearer

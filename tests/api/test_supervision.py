@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from psycopg.sql import SQL, Identifier
 
-from api.app import open_tracker
+from api.bootstrap import open_tracker
 from api.demo import load_demo
 from api.settings import Settings, eventsourcing_env
 from bench.server import free_port

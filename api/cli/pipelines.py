@@ -1,9 +1,7 @@
-"""`phaselog pipelines ...` and `phaselog keys ...`: definitions and API keys."""
+"""`phaselog pipelines ...`: the definitions a database holds, and checking a file."""
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
 import json
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +10,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from api.cli_common import (
+from api.cli.common import (
     Listing,
     describe,
     err,
@@ -23,17 +21,9 @@ from api.cli_common import (
 )
 from domain.definitions import json_schema
 from domain.errors import DefinitionError, PhaselogError, UnknownPipeline
-from storage.api_keys import KeyStore, new_key
-from storage.definitions import load_definition
 
-pipelines_app = typer.Typer(
+app = typer.Typer(
     help="Pipeline definitions.",
-    no_args_is_help=True,
-    cls=Listing,
-    rich_markup_mode=None,
-)
-keys_app = typer.Typer(
-    help="API keys (stored hashed).",
     no_args_is_help=True,
     cls=Listing,
     rich_markup_mode=None,
@@ -44,14 +34,7 @@ NONE_YET = (
 )
 
 
-class RoleName(enum.StrEnum):
-    agent = "agent"
-    manager = "manager"
-    auditor = "auditor"
-    admin = "admin"
-
-
-@pipelines_app.command("list")
+@app.command("list")
 @one_line_errors
 def list_pipelines() -> None:
     """Every pipeline the database holds, at its latest version."""
@@ -73,7 +56,7 @@ def list_pipelines() -> None:
     out.print(table)
 
 
-@pipelines_app.command("show")
+@app.command("show")
 @one_line_errors
 def show_pipeline(
     pipeline_id: Annotated[str, typer.Argument(help="a pipeline id")],
@@ -131,85 +114,22 @@ def _table(*headers: str, wraps: set[str]) -> Table:
     return table
 
 
-@pipelines_app.command("validate")
+@app.command("validate")
 def validate(
     file: Annotated[Path, typer.Argument(help="a pipeline YAML file")],
 ) -> None:
     """Check a definition file; print the path inside it of what is wrong."""
+    from api.bootstrap import read_pipeline
+
     try:
-        pipeline = load_definition(file)
+        pipeline = read_pipeline(file)
     except DefinitionError as error:
         err.print(f"error: {describe(error)}", soft_wrap=True)
         raise typer.Exit(1) from None
     out.print(f"{file}: valid pipeline {pipeline.id!r} ({len(pipeline.phases)} phases)")
 
 
-@pipelines_app.command("schema")
+@app.command("schema")
 def schema() -> None:
     """The JSON Schema of definition files, for editors."""
     out.print_json(json.dumps(json_schema()))
-
-
-@keys_app.command("create")
-@one_line_errors
-def create_key(
-    role: Annotated[RoleName, typer.Option(help="what the key may do")],
-    name: Annotated[
-        str | None,
-        typer.Option(help="who or what uses it, unique among active keys"),
-    ] = None,
-    label: Annotated[str | None, typer.Option(hidden=True)] = None,  # old --name
-) -> None:
-    """Create a key; it is shown once, alone on the last line."""
-    if name is not None and label is not None and name != label:
-        raise typer.BadParameter("give --name alone (--label is its old spelling)")
-    with opened() as tracker:
-        key = new_key()
-        stored = KeyStore(tracker).add(key, role.value, name or label)
-    err.print(
-        f"created key {stored.key_id} named {stored.name} with role {role.value}; "
-        "the key is not shown again:",
-        markup=False,
-        soft_wrap=True,
-    )
-    out.print(key, soft_wrap=True)
-
-
-@keys_app.command("revoke")
-@one_line_errors
-def revoke_key(
-    name_or_id: Annotated[str, typer.Argument(help="a key's name or id")],
-) -> None:
-    """Revoke a key: every server refuses it within seconds. Kept, never deleted."""
-    with opened() as tracker:
-        revoked = KeyStore(tracker).revoke(name_or_id)
-    for stored in revoked:
-        out.print(f"revoked key {stored.key_id} named {stored.name}")
-
-
-@keys_app.command("list")
-@one_line_errors
-def list_keys() -> None:
-    """Every key: id, name, role, created, last used (UTC days), status."""
-    with opened() as tracker:
-        rows = KeyStore(tracker).rows()
-    # No rules between columns: a name of 18 characters (PHASELOG_ADMIN_KEY)
-    # fits a line of 80; a longer one folds.
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0)
-    for header in ("id", "name", "role", "created", "last used", "status"):
-        table.add_column(header, overflow="fold", no_wrap=header != "name")
-    for stored in rows:
-        used, revoked = stored.last_used_at, stored.revoked_at
-        table.add_row(
-            stored.key_id,
-            printable(stored.name),
-            stored.role,
-            _day(stored.created_at),
-            _day(used) if used else "never",
-            f"revoked {_day(revoked)}" if revoked else "active",
-        )
-    out.print(table)
-
-
-def _day(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%d")

@@ -11,21 +11,77 @@ from __future__ import annotations
 import datetime as dt
 import json
 import textwrap
-from typing import TYPE_CHECKING
+import uuid
+from typing import TYPE_CHECKING, Annotated
 
-from api.cli_common import printable
+import typer
+
+from api.cli.common import one_line_errors, opened, out, printable
 from api.moments import Day, moment
 from domain.deal import deal_id_for
 from domain.engine import MOVED, VOID, VOIDED
-from domain.errors import InvalidCommand
+from domain.errors import DealNotFound, InvalidCommand
 
 if TYPE_CHECKING:
-    import uuid
-
     from domain.commands import Timeline
     from domain.engine import Step
 
 INDENT = "  "
+
+app = typer.Typer()
+
+
+@app.command()
+@one_line_errors
+def replay(
+    deal_id: Annotated[
+        uuid.UUID | None,
+        typer.Argument(help="the deal's id; or name it by its keys, below"),
+    ] = None,
+    pipeline: Annotated[
+        str | None, typer.Option(help="the deal's pipeline, with --contact")
+    ] = None,
+    contact: Annotated[str | None, typer.Option(help="the deal's contact_id")] = None,
+    object_id: Annotated[
+        str | None,
+        typer.Option("--object", help="the deal's object_id, if it has one"),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="business time to stop at: ISO 8601 with a timezone, or a date "
+            "(through its end, UTC)"
+        ),
+    ] = None,
+    known_at: Annotated[
+        str | None,
+        typer.Option(help="only what was recorded by then; written as --as-of"),
+    ] = None,
+) -> None:
+    """Print a deal's timeline: each entry's business and recording times, and
+    the phase before and after it.
+
+    Name the deal by its id (`phaselog replay 5f0c...`) or by the keys its
+    actions carry: `phaselog replay --pipeline nl-tesoro --contact c-1`, with
+    `--object flat-3` for a deal about an object.
+    """
+    deal = deal_named(deal_id, pipeline, contact, object_id)
+    moments = {
+        "as_of": moment_option("--as-of", as_of),
+        "known_at": moment_option("--known-at", known_at),
+    }
+    with opened(register=False) as tracker:
+        try:
+            found = tracker.timeline(deal, **moments)
+        except DealNotFound:
+            if deal_id is not None:
+                raise
+            on = f" on object {object_id!r}" if object_id is not None else ""
+            raise DealNotFound(
+                f"of contact {contact!r}{on} in pipeline {pipeline!r}"
+            ) from None
+    for line in timeline_lines(found, out.width, **moments):
+        out.print(line, soft_wrap=True)
 
 
 def deal_named(

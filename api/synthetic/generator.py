@@ -1,13 +1,15 @@
 """A synthetic, deterministic sales history over every preset pipeline.
 
 `history(actions=N, seed=S)` streams commands deal after deal: each deal walks its
-pipeline's journey (`bench.journeys`) with realistic drop-offs and durations, some
-deals pause and resume, a won Spanish lead or German sale continues in its chained
-pipeline, a few actions are back-dated (logged after a later one), and a few are
-voided afterwards. Nothing is held in memory beyond one deal, so a million actions
-stream in constant memory. The same seed and `now` give the same commands.
+pipeline's journey (`api.synthetic.journeys`) with realistic drop-offs and
+durations, some deals pause and resume, a won Spanish lead or German sale
+continues in its chained pipeline, a few actions are back-dated (logged after a
+later one), and a few are voided afterwards. Nothing is held in memory beyond one
+deal, so a million actions stream in constant memory. The same seed and `now` give
+the same commands.
 
-Used by the benchmarks and by `phaselog demo`.
+Used by `phaselog demo` and by the benchmarks (bench/ may import api/, never
+the other way round).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bench.journeys import JOURNEYS, Journey, Step
+from api.synthetic.journeys import JOURNEYS, Journey, Step
 from domain.commands import LogAction, VoidAction
 
 if TYPE_CHECKING:

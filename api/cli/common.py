@@ -111,20 +111,15 @@ def _field(error: ValidationError, loc: tuple[int | str, ...]) -> str:
 
 
 @contextmanager
-def opened(*, register: bool = True) -> Iterator[PhaseTracker]:
+def opened(
+    settings: Settings | None = None, *, register: bool = True
+) -> Iterator[PhaseTracker]:
     """The service on the configured database, then closed. With `register`,
     the presets and PHASELOG_PIPELINES_DIR are registered first; a command
     that only reads registers nothing (no new version behind a server's back)."""
-    from api.app import open_tracker
-    from api.settings import eventsourcing_env
-    from storage.wiring import open_service
+    from api.bootstrap import open_tracker
 
-    settings = Settings()
-    tracker = (
-        open_tracker(settings)
-        if register
-        else open_service(eventsourcing_env(settings))
-    )
+    tracker = open_tracker(settings or Settings(), register=register)
     try:
         yield tracker
     finally:

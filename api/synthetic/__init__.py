@@ -1,0 +1,1 @@
+"""Synthetic sales histories: `phaselog demo` logs one, the benchmarks many."""
