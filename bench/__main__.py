@@ -12,10 +12,14 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.db import DEFAULT_POSTGRES
-from bench.run import SIZES, run_database, wait_for_quiet
+from bench.run import SIZES, run_database
 from bench.table import Figure, render, to_json
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +87,17 @@ def _memory_gib() -> int:
     except (ValueError, OSError):
         return 0
     return round(pages / 2**30)
+
+
+def wait_for_quiet(limit: float, timeout: float, say: Callable[[str], None]) -> float:
+    """Wait (bounded) until the 1-minute load average drops below `limit`."""
+    deadline = time.monotonic() + timeout
+    load_now = os.getloadavg()[0]
+    while load_now >= limit and time.monotonic() < deadline:
+        say(f"load average {load_now:.2f} >= {limit}: waiting for a quiet machine")
+        time.sleep(30)
+        load_now = os.getloadavg()[0]
+    return load_now
 
 
 if __name__ == "__main__":

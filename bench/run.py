@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import time
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -386,16 +385,3 @@ def _online_requests(seed: int, count: int, clients: int) -> list[list[Request]]
 def _check(outcome: load.Outcome, say: Callable[[str], None]) -> None:
     if outcome.failures:
         say(f"  FAILED requests {outcome.failures}: {outcome.samples}")
-
-
-def wait_for_quiet(limit: float, timeout: float, say: Callable[[str], None]) -> float:
-    """Wait (bounded) until the 1-minute load average drops below `limit`."""
-    import os
-
-    deadline = time.monotonic() + timeout
-    load_now = os.getloadavg()[0]
-    while load_now >= limit and time.monotonic() < deadline:
-        say(f"load average {load_now:.2f} >= {limit}: waiting for a quiet machine")
-        time.sleep(30)
-        load_now = os.getloadavg()[0]
-    return load_now

@@ -139,6 +139,7 @@ def test_an_old_table_holding_rotated_admin_keys_keeps_only_the_configured_one(
     assert "revoked" in line_of(KEY_A, listed)
 
 
+@pytest.mark.process
 def test_processes_migrating_an_old_table_at_once_all_come_up(
     settings: Settings,
 ) -> None:
@@ -190,6 +191,7 @@ def test_a_revoked_admin_key_left_in_the_setting_stops_the_start(
         pass
 
 
+@pytest.mark.process
 def test_serve_refuses_a_short_admin_key_in_one_line_naming_the_setting(
     settings: Settings,
 ) -> None:

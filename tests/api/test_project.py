@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from api.bootstrap import open_tracker
 from domain.commands import LogAction
 from projections.runner import Projector
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from api.settings import Settings
+
+pytestmark = pytest.mark.process  # starts processes or servers (see pyproject)
 
 PHASELOG = Path(sys.executable).parent / "phaselog"
 

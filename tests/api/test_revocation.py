@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from api.cli import app as cli
@@ -14,8 +14,7 @@ from storage.api_keys import KEY_CACHE_SECONDS
 from tests.api.conftest import bearer
 from tests.api.serving import server
 
-if TYPE_CHECKING:
-    import pytest
+pytestmark = pytest.mark.process  # starts processes or servers (see pyproject)
 
 runner = CliRunner()
 

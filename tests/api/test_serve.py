@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from api.bootstrap import open_tracker, startup_lock
 from projections.runner import Projector
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from api.settings import Settings
+
+pytestmark = pytest.mark.process  # starts processes or servers (see pyproject)
 
 
 @contextlib.contextmanager

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+pytestmark = pytest.mark.process  # starts processes or servers (see pyproject)
+
 WORKER = "--multiprocessing-fork"  # how a spawned worker's command line ends
 
 

@@ -16,6 +16,8 @@ from bench.run import SIZES
 if TYPE_CHECKING:
     from pathlib import Path
 
+pytestmark = pytest.mark.process  # starts processes or servers (see pyproject)
+
 FIGURES = (
     "bulk import (log_actions)",
     "bulk import (phaselog import, NDJSON file, whole command)",

@@ -6,10 +6,14 @@ A server's first sweep would write them while its reads and writes are timed
 
 from __future__ import annotations
 
+import pytest
+
 from bench.db import open_tracker
 from bench.imports import import_history
 from bench.rebuild import expire_due
 from projections.runner import Projector
+
+pytestmark = pytest.mark.process  # starts processes or servers (see pyproject)
 
 
 def test_the_due_expiries_are_written_and_projected(database_url: str) -> None:

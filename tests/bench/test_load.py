@@ -8,10 +8,14 @@ import gc
 import threading
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from bench import load
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+pytestmark = pytest.mark.process  # starts processes or servers (see pyproject)
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 

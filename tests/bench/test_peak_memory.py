@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from bench.rebuild import own_peak_mib
+
+pytestmark = pytest.mark.process  # starts processes or servers (see pyproject)
 
 
 def test_a_fresh_process_reports_its_own_peak_not_its_parents() -> None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+import pytest
+
 from projections.build import id_ranges
 from tests.projections.conftest import log, rows
 
 if TYPE_CHECKING:
     from domain.service import PhaseTracker
     from projections.runner import Projector
+
+pytestmark = pytest.mark.process  # starts processes or servers (see pyproject)
 
 
 def test_id_ranges_cover_every_id_once() -> None:

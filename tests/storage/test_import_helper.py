@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import pytest
+
 from domain.commands import LogAction, Result
 from domain.deal import deal_id_for
 from domain.errors import InvalidCommand
@@ -13,6 +15,8 @@ from tests.helpers.clock import T0
 
 if TYPE_CHECKING:
     from domain.service import PhaseTracker
+
+pytestmark = pytest.mark.process  # starts processes or servers (see pyproject)
 
 
 def act(pipeline: str, contact: str, type: str, day: int, **kw: object) -> LogAction:

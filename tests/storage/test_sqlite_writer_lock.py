@@ -7,6 +7,8 @@ import multiprocessing
 import threading
 from typing import TYPE_CHECKING
 
+import pytest
+
 from api.settings import Settings, eventsourcing_env
 from domain.commands import LogAction
 from domain.deal import deal_id_for
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from domain.service import PhaseTracker
+
+pytestmark = pytest.mark.process  # starts processes or servers (see pyproject)
 
 
 def test_another_process_logging_an_action_waits_until_the_lock_is_free(
