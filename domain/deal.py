@@ -167,18 +167,21 @@ class Deal(Aggregate):
         one entry, not its whole history).
         """
         self.check_pipeline(pipeline)
-        new = kept(entry, self.version + 1)
+        kind = entry.kind
+        data = {name: getattr(entry, name) for name in KEPT[kind]}
+        if "fields" in data:
+            data["fields"] = dict(data["fields"])
+        new = Entry(kind, entry.entry_id, entry.occurred_at, self.version + 1, **data)
         decision = decide(pipeline, self.entries, new, prior or self.last_decision)
-        state = {name: getattr(new, name) for name in KEPT[new.kind]}
-        if new.kind == "void":
-            state["voided_action_id"] = state.pop("voids")
-        if new.kind != "expiry":
-            state["digest"] = digest
+        if kind == "void":
+            data["voided_action_id"] = data.pop("voids")
+        if kind != "expiry":
+            data["digest"] = digest
         self.trigger_event(
-            EVENTS[new.kind],
-            action_id=new.entry_id,
-            occurred_at=new.occurred_at,
-            **state,
+            EVENTS[kind],
+            action_id=entry.entry_id,
+            occurred_at=entry.occurred_at,
+            **data,
         )
         self.last_decision = decision
         return decision
@@ -227,14 +230,6 @@ class Deal(Aggregate):
         self.entries.append(
             Entry(kind, action_id, occurred_at, seq=self.version + 1, **data)
         )
-
-
-def kept(entry: Entry, seq: int) -> Entry:
-    """`entry` as a deal keeps it at `seq`: what its kind's event holds."""
-    data = {name: getattr(entry, name) for name in KEPT[entry.kind]}
-    if "fields" in data:
-        data["fields"] = dict(entry.fields)
-    return Entry(entry.kind, entry.entry_id, entry.occurred_at, seq, **data)
 
 
 EVENTS: dict[EntryKind, type[Aggregate.Event]] = {
