@@ -164,6 +164,7 @@ def timeline_out(timeline: Timeline) -> TimelineOut:
     entries = []
     for step in timeline.steps:
         entry = step.entry
+        void = timeline.voids.get(entry.entry_id) if step.effect == VOIDED else None
         entries.append(
             TimelineEntryOut(
                 action_id=entry.entry_id,
@@ -180,6 +181,8 @@ def timeline_out(timeline: Timeline) -> TimelineOut:
                 voided=step.effect == VOIDED,
                 reason=entry.reason,
                 voids=entry.voids if step.effect == VOID else None,
+                voided_by=void.entry_id if void else None,
+                void_reason=void.reason if void else None,
                 effect=step.effect,
             )
         )

@@ -14,6 +14,7 @@ from api.schemas.problem import FieldError, Problem
 from domain.errors import (
     ActionConflict,
     ActionNotFound,
+    ChainedDealActive,
     ConcurrencyExhausted,
     DealNotFound,
     InvalidCommand,
@@ -75,6 +76,8 @@ def problem_for(error: PhaselogError) -> Problem:
     if isinstance(error, InvalidCommand):
         return problem(422, str(error), error.field)
     if isinstance(error, ActionConflict):
+        return problem(409, str(error), "action_id")
+    if isinstance(error, ChainedDealActive):
         return problem(409, str(error), "action_id")
     if isinstance(error, DealNotFound):
         return problem(404, str(error), "deal_id")

@@ -6,10 +6,11 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from domain.engine import DealState, Step
+from domain.engine import DealState, Entry, Step
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class Timeline:
     deal: DealView
     state: DealState  # as of / known at the requested times
     steps: tuple[Step, ...]
+    # The void of each voided entry, as known at the requested time: by id.
+    voids: Mapping[str, Entry] = field(default_factory=dict)
 
 
 def digest_of(command: LogAction | MoveDeal | VoidAction) -> str:

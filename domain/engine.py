@@ -8,11 +8,13 @@ time is always passed in. Every projection and the aggregate call these two.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+from domain.errors import InvalidCommand
 from domain.guards import check_action, check_field, check_move, check_void
 from domain.pipeline import Chain, PhaseKind, Pipeline
 
@@ -123,6 +125,8 @@ class Decision:
     # The fold behind `after` when the entry was appended in business time: the
     # next decision on the same deal may go on from it instead of folding again.
     fold: _Fold | None = field(default=None, repr=False, compare=False)
+    # A void or a back-dated entry: steps after it were derived again.
+    corrected: bool = False
 
 
 # -- replay ---------------------------------------------------------------------
@@ -135,21 +139,30 @@ def replay(
     as_of: dt.datetime | None = None,
     known_at: dt.datetime | None = None,
 ) -> DealState:
-    """Fold entries into a state; `as_of` cuts business time, `known_at` recording."""
-    chosen = [
+    """Fold entries into a state; `as_of` cuts business time, `known_at` recording.
+
+    A void is recorded when it is made, after the business time of the action
+    it voids: what is known at `known_at` (by default, everything) says which
+    actions never happened, whatever the `as_of`.
+    """
+    known = [
         e
         for e in entries
-        if (as_of is None or e.occurred_at <= as_of)
-        and (
-            known_at is None
-            or (e.recorded_at is not None and e.recorded_at <= known_at)
-        )
+        if known_at is None or (e.recorded_at is not None and e.recorded_at <= known_at)
     ]
-    return _fold(pipeline, chosen).state()
+    voided = {e.voids for e in known if e.kind == "void"}
+    chosen = known if as_of is None else [e for e in known if e.occurred_at <= as_of]
+    return _fold(pipeline, chosen, voided).state()
 
 
-def _fold(pipeline: Pipeline, entries: Sequence[Entry]) -> _Fold:
-    fold = _Fold(pipeline, {e.voids for e in entries if e.kind == "void"})
+def _fold(
+    pipeline: Pipeline,
+    entries: Sequence[Entry],
+    voided: set[str | None] | None = None,
+) -> _Fold:
+    if voided is None:
+        voided = {e.voids for e in entries if e.kind == "void"}
+    fold = _Fold(pipeline, voided)
     for entry in sorted(entries, key=_business_order):
         fold.apply(entry)
     return fold
@@ -354,6 +367,10 @@ def decide(
 
     `prior`: the decision that appended the last of `entries`, if known; its fold
     is reused (a batch of one deal's actions then folds each entry once).
+
+    A correction (a void, or an entry back-dated before the latest) re-derives
+    every step after the point it changes; each is checked again as if the
+    corrected history had been typed in order (`_corrected`).
     """
     reusable = prior.fold if prior is not None else None
     if (
@@ -368,21 +385,73 @@ def decide(
         before = fold.state()
     if new.kind == "action":
         check_action(pipeline, new)
-    elif new.kind == "move":
-        check_move(pipeline, before, new)
     elif new.kind == "void":
         check_void(entries, new)
     appended = new.kind != "void" and (
         fold.last is None or new.occurred_at >= fold.last
     )
     if appended:  # the common case: the new entry is the latest in business time
+        if new.kind == "move":
+            check_move(pipeline, before, new)
         fold.apply(new)
-        after, step, went_on = fold.state(), fold.steps[-1], fold
-    else:  # back-dated or a void: later phases are re-derived
-        after = replay(pipeline, [*entries, new])
-        step = next(s for s in reversed(after.steps) if s.entry is new)
-        went_on = None
-    if step.moved and step.phase_after is not None:
+        step = fold.steps[-1]
+        _check_entered(pipeline, step, None)
+        return Decision(before, fold.state(), step, fold)
+    corrected = _corrected(pipeline, entries, new)
+    step = next(s for s in reversed(corrected.steps) if s.entry is new)
+    return Decision(before, corrected.state(), step, None, corrected=True)
+
+
+def _corrected(pipeline: Pipeline, entries: Sequence[Entry], new: Entry) -> _Fold:
+    """The fold of the history `new` corrects, every step from the point it
+    changes on checked as the same history typed in order would have been: a
+    manual move against the deal as it then stood, an entered phase against
+    its required fields."""
+    everything = [*entries, new]
+    fold = _Fold(pipeline, {e.voids for e in everything if e.kind == "void"})
+    changed = new
+    if new.kind == "void":
+        changed = next(e for e in entries if e.entry_id == new.voids)
+    point = _business_order(changed)
+    for entry in sorted(everything, key=_business_order):
+        checked = (
+            entry.kind != "void"
+            and entry.entry_id not in fold.voided
+            and _business_order(entry) >= point
+        )
+        later = None if entry is new else entry
+        if checked and entry.kind == "move":
+            with _rederiving(later, new):
+                check_move(pipeline, fold.state(), entry)
+        fold.apply(entry)
+        if checked:
+            _check_entered(pipeline, fold.steps[-1], later, new)
+    return fold
+
+
+def _check_entered(
+    pipeline: Pipeline, step: Step, later: Entry | None, cause: Entry | None = None
+) -> None:
+    """The fields the phase a step enters requires, from the step's own entry."""
+    if not step.moved or step.phase_after is None:
+        return
+    with _rederiving(later, cause):
         for spec in pipeline.phase(step.phase_after).requires:
-            check_field(spec, new.fields, f"entering {step.phase_after!r}")
-    return Decision(before, after, step, went_on)
+            check_field(spec, step.entry.fields, f"entering {step.phase_after!r}")
+
+
+@contextlib.contextmanager
+def _rederiving(later: Entry | None, cause: Entry | None) -> Iterator[None]:
+    """Say which later entry a correction would make break a rule."""
+    try:
+        yield
+    except InvalidCommand as error:
+        if later is None or cause is None:
+            raise
+        what = "voiding" if cause.kind == "void" else f"this {cause.kind}"
+        raise InvalidCommand(
+            error.field,
+            f"{error.reason}: after {what}, {later.kind} {later.entry_id!r} of "
+            f"{later.occurred_at.date().isoformat()} would break this rule "
+            "(the same history typed in order would be refused)",
+        ) from None

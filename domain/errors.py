@@ -69,6 +69,20 @@ class AlreadyVoid(ActionConflict):
         self.action_id = action_id
 
 
+class ChainedDealActive(PhaselogError):
+    """A correction would take away the step that opened a deal in another
+    pipeline, and that deal has had activity of its own since."""
+
+    def __init__(self, deal_id: object, pipeline: str, action_id: str) -> None:
+        super().__init__(
+            f"this correction takes away the step that opened {pipeline} deal "
+            f"{deal_id}, which has had its own activity since ({action_id!r}); "
+            "close or void that deal's activity first"
+        )
+        self.deal_id = deal_id
+        self.action_id = action_id
+
+
 class ConcurrencyExhausted(PhaselogError):
     """A deal kept changing under us; the client may simply try again."""
 

@@ -3,7 +3,8 @@
 A plan is the entry a command adds to one deal, the digest its replay is known
 by, and how to open the deal if it is new. Actions, moves and voids are planned
 from the command alone; an expiry from the deal it closes; a chained deal's
-opening action from the step that entered the chaining phase. Ids the service
+opening action from the step that first entered the chaining phase, and its
+withdrawal when a correction takes that step away. Ids the service
 makes itself (voids, expiries, chains) are deterministic, so writing one twice
 stores it once.
 """
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from domain.commands import LogAction, MoveDeal, VoidAction, digest_of
 from domain.deal import KEY_NAMESPACE, Deal, deal_id_for
 from domain.engine import Entry, expiry_due, replay
-from domain.errors import InvalidCommand
+from domain.errors import ChainedDealActive, InvalidCommand
 from domain.limits import (
     ACTOR_MAX,
     NOTE_MAX,
@@ -32,7 +33,9 @@ from domain.limits import (
 )
 
 if TYPE_CHECKING:
-    from domain.engine import Decision
+    from collections.abc import Sequence
+
+    from domain.engine import Decision, Step
     from domain.pipeline import Pipeline
 
 FUTURE_TOLERANCE = dt.timedelta(days=1)
@@ -163,17 +166,53 @@ def plan_expiry(deal: Deal, pipeline: Pipeline, now: dt.datetime) -> Plan | None
     return Plan(deal.id, entry, entry.entry_id)
 
 
-def plan_chain(deal: Deal, decision: Decision, target: Pipeline) -> Plan:
+def chain_changes(
+    decision: Decision,
+) -> list[tuple[str, Step | None, Step | None]]:
+    """Which chained deals `decision` opens or takes away: for each pipeline a
+    chain leads to whose cause changed, the step that now first enters the
+    chaining phase and the step that did before (one of them None).
+
+    A chained deal follows the derivation: it opens once, when the deal's
+    history first enters the chaining phase, however that came about (the
+    command's own step, or a void or back-dated entry that re-derived a later
+    one), and no longer stands once a correction takes that entry away.
+    """
+    if not decision.corrected:  # appending can only add the new step's chain
+        chain = decision.step.chain
+        if chain is None or _first_chain(decision.before.steps, chain.pipeline):
+            return []
+        return [(chain.pipeline, decision.step, None)]
+    steps = (*decision.before.steps, *decision.after.steps)
+    changes = []
+    for target in dict.fromkeys(s.chain.pipeline for s in steps if s.chain):
+        now = _first_chain(decision.after.steps, target)
+        was = _first_chain(decision.before.steps, target)
+        if (now is None) != (was is None):
+            changes.append((target, now, was))
+    return changes
+
+
+def _first_chain(steps: Sequence[Step], pipeline: str) -> Step | None:
+    return next((s for s in steps if s.chain and s.chain.pipeline == pipeline), None)
+
+
+def chain_id(cause: Entry) -> str:
+    """The id of the action a chain logs in the other deal: one per cause."""
+    return str(uuid.uuid5(KEY_NAMESPACE, f"chain\x1f{cause.entry_id}"))
+
+
+def plan_chain(deal: Deal, step: Step, target: Pipeline) -> Plan:
     """The action opening (or advancing) `target`'s deal of the same contact and
-    object, when `decision` entered a chaining phase: one id per cause."""
-    source = decision.step.entry
-    assert decision.step.chain is not None
+    object, now that `step` first entered a chaining phase."""
+    source = step.entry
+    assert step.chain is not None
     entry = Entry(
         kind="action",
-        entry_id=str(uuid.uuid5(KEY_NAMESPACE, f"chain\x1f{source.entry_id}")),
+        entry_id=chain_id(source),
         occurred_at=source.occurred_at,
         seq=0,
-        type=decision.step.chain.action,
+        type=step.chain.action,
         fields={**source.fields, "source_deal_id": str(deal.id)},
         actor=source.actor,
         note=f"opened from {deal.pipeline} deal {deal.id}",
@@ -185,3 +224,37 @@ def plan_chain(deal: Deal, decision: Decision, target: Pipeline) -> Plan:
         entry.entry_id,
         opener(target, deal.contact_id, deal.object_id),
     )
+
+
+def plan_withdrawal(
+    deal: Deal, was: Step, correction: Entry, other: Deal, now: dt.datetime
+) -> Plan | None:
+    """The void that withdraws what `was` opened in `other`, now that a
+    correction took `was` out of `deal`'s history; None if nothing stands.
+
+    Refused when the other deal has activity of its own since: voiding under
+    it would silently rewrite what people did there.
+    """
+    chained = other.entry(chain_id(was.entry))
+    if chained is None or any(
+        e.kind == "void" and e.voids == chained.entry_id for e in other.entries
+    ):
+        return None
+    own = [e for e in other.entries if e.seq > chained.seq]
+    if own:
+        raise ChainedDealActive(other.id, other.pipeline, own[0].entry_id)
+    how = "voiding" if correction.kind == "void" else "back-dating"
+    what = correction.voids if correction.kind == "void" else correction.entry_id
+    entry = Entry(
+        kind="void",
+        entry_id=str(uuid.uuid5(KEY_NAMESPACE, f"void\x1f{chained.entry_id}")),
+        occurred_at=now,
+        seq=0,
+        voids=chained.entry_id,
+        reason=(
+            f"withdrawn: {deal.pipeline} deal {deal.id} no longer enters "
+            f"{was.phase_after!r} after {how} {what!r} there"
+        ),
+        actor=correction.actor,
+    )
+    return Plan(other.id, entry, entry.entry_id)

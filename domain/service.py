@@ -70,7 +70,7 @@ class PhaseTracker:
         self.clock = clock
         self._versions: dict[tuple[str, int], Pipeline] = {}
         self._latest: dict[str, Pipeline] = {}
-        self.writer = Writer(store, self.pipeline, pause)
+        self.writer = Writer(store, self.pipeline, pause, clock)
         self.group_commit: Coalescer | None = None  # set where requests coalesce
         self.big_calls: BigCalls | None = None  # set where big calls go further
         self.register_pipelines(pipelines)
@@ -327,7 +327,14 @@ class PhaseTracker:
         view = self._view(
             deal_id, pipeline, opening.contact_id, opening.object_id, current
         )
-        return Timeline(deal=view, state=state, steps=state.steps)
+        voids = {
+            e.voids: e
+            for e in entries
+            if e.kind == "void"
+            and e.voids is not None
+            and (known_at is None or (e.recorded_at or known_at) <= known_at)
+        }
+        return Timeline(deal=view, state=state, steps=state.steps, voids=voids)
 
     def _view(
         self,

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from domain.engine import Decision
     from domain.pipeline import Pipeline
-    from domain.ports import EventStore, Known
+    from domain.ports import Clock, EventStore, Known
 
     PipelineOf = Callable[[str, int | None], Pipeline]
     Pause = Callable[[int], None]
@@ -87,10 +87,13 @@ class Deals(dict[uuid.UUID, Deal]):
 class Writer:
     """Stages commands on their deals and saves them, a batch a transaction."""
 
-    def __init__(self, store: EventStore, pipeline: PipelineOf, pause: Pause) -> None:
+    def __init__(
+        self, store: EventStore, pipeline: PipelineOf, pause: Pause, clock: Clock
+    ) -> None:
         self.store = store
         self.pipeline = pipeline
         self.pause = pause  # between two tries of a command alone
+        self.clock = clock  # when a withdrawal of a chained deal is recorded
 
     def write(
         self,
@@ -238,24 +241,46 @@ class Writer:
     def _chain(
         self, deal: Deal, decision: Decision, live: Deals
     ) -> list[tuple[Deal, str]]:
-        """Entering a chaining phase opens (or advances) a deal in another
-        pipeline: that deal, and the id of the action that did it."""
-        chain = decision.step.chain
-        if chain is None:
-            return []
-        plan = plan_chain(deal, decision, self.pipeline(chain.pipeline, None))
-        other = live.get(plan.deal_id)
-        if other is None:
+        """The deals in other pipelines `decision` opens (or advances) or
+        withdraws (`planning.chain_changes`): each, and the id of what it got."""
+        done = []
+        for target_id, now, was in planning.chain_changes(decision):
+            target = self.pipeline(target_id, None)
+            other_id = deal_id_for(target.id, deal.contact_id, deal.object_id)
+            other = self._deal(other_id, live)
+            if now is not None:
+                plan = plan_chain(deal, now, target)
+                if other is None:
+                    assert plan.open is not None
+                    other = live[other_id] = plan.open()
+                if other.entry(plan.entry.entry_id) is not None:
+                    continue
+            else:
+                assert was is not None
+                withdrawal = None
+                if other is not None:
+                    withdrawal = planning.plan_withdrawal(
+                        deal, was, decision.step.entry, other, self.clock()
+                    )
+                if withdrawal is None:
+                    continue
+                plan = withdrawal
+            assert other is not None
+            other.record(
+                self.pipeline(other.pipeline, other.pipeline_version), plan.entry
+            )
+            done.append((other, plan.entry.entry_id))
+        return done
+
+    def _deal(self, deal_id: uuid.UUID, live: Deals) -> Deal | None:
+        """A deal this batch holds, else the stored one, else None."""
+        found: Deal | None = live.get(deal_id)
+        if found is None:
             try:
-                other = self.store.deal(plan.deal_id)
+                found = live[deal_id] = self.store.deal(deal_id)
             except DealNotFound:
-                assert plan.open is not None
-                other = plan.open()
-            live[plan.deal_id] = other
-        if other.entry(plan.entry.entry_id) is not None:
-            return []
-        other.record(self.pipeline(other.pipeline, other.pipeline_version), plan.entry)
-        return [(other, plan.entry.entry_id)]
+                return None
+        return found
 
     def _save(
         self,

@@ -48,7 +48,12 @@ class StaleDealOut(DealOut):
 
 
 class TimelineEntryOut(Schema):
-    """One event and what it did; `voided` entries stay but have no effect."""
+    """One event and what it did; `voided` entries stay but have no effect.
+
+    A void counts from when it was recorded: a replay `as_of` any time leaves
+    out every action voided since (it never happened, as far as is known now),
+    while `known_at` before the void shows the action as it was then.
+    """
 
     action_id: str
     kind: str
@@ -64,6 +69,10 @@ class TimelineEntryOut(Schema):
     voided: bool
     reason: str | None
     voids: str | None
+    voided_by: str | None = Field(
+        None, description="the action_id of the void that cancelled this entry"
+    )
+    void_reason: str | None = Field(None, description="that void's reason")
     effect: str
 
 
