@@ -23,7 +23,9 @@ FUNNEL_RULE = (
     "phase; passed counts deals that entered it or any later phase (open and won "
     "phases in pipeline order; for lost and paused phases passed equals reached); "
     "conversion_to_next is passed(next phase) / passed(this phase); period and owner "
-    "filters apply to the deal's opened_at and current owner."
+    "filters apply to the deal's opened_at and current owner; a deal without a "
+    "phase (every entry of it voided, e.g. a chained deal withdrawn by a "
+    "correction) is counted nowhere."
 )
 
 
@@ -83,7 +85,7 @@ class FunnelReport:
             phases=phases,
             won=won,
             lost=lost,
-            open=sum(kinds.values()) - won - lost,
+            open=kinds["open"] + kinds["paused"],
             win_rate=won / (won + lost) if won + lost else None,
             rule=FUNNEL_RULE,
         )

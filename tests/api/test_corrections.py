@@ -258,7 +258,8 @@ def test_voiding_the_conversion_withdraws_the_opportunity_in_both_timelines(
     opportunity = str(deal_id_for("es-opportunities", "l3", None))
     assert client.get(f"/v1/deals/{opportunity}").json()["phase"] == "quote_requested"
 
-    assert void(client, "l3-q", "the quote was for her neighbour").status_code == 201
+    withdrawing = void(client, "l3-q", "the quote was for her neighbour")
+    assert withdrawing.status_code == 201
 
     assert client.get(f"/v1/deals/{lead['deal_id']}").json()["phase"] == "new"
     withdrawn = client.get(f"/v1/deals/{opportunity}").json()
@@ -270,6 +271,21 @@ def test_voiding_the_conversion_withdraws_the_opportunity_in_both_timelines(
     assert "'l3-q'" in withdrawal["reason"]
     lead_entries = timeline(client, lead["deal_id"])["entries"]
     assert [e["voided"] for e in lead_entries if e["action_id"] == "l3-q"] == [True]
+    # Reports count a withdrawn deal nowhere; the deal list shows it without
+    # a phase.
+    funnel = client.get(
+        "/v1/reports/funnel",
+        params={
+            "pipeline": "es-opportunities",
+            "after": withdrawing.json()["position"],
+        },
+    ).json()
+    assert (funnel["open"], funnel["lost"], funnel["won"]) == (0, 0, 0)
+    assert all(p["reached"] == 0 for p in funnel["phases"])
+    rows = client.get(
+        "/v1/deals", params={"pipeline": "es-opportunities", "contact_id": "l3"}
+    ).json()
+    assert [r["phase"] for r in rows["data"]] == [None]
 
 
 def test_voiding_the_conversion_of_an_opportunity_worked_on_since_is_a_409(
