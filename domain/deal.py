@@ -32,15 +32,24 @@ KEPT: dict[EntryKind, tuple[str, ...]] = {
 
 
 @functools.lru_cache(maxsize=4096)  # an import asks once for each of a deal's actions
-def deal_id_for(pipeline: str, contact_id: str, object_id: str | None) -> uuid.UUID:
-    """The deterministic id of a deal: logging by natural keys finds or opens it."""
+def deal_id_for(
+    pipeline: str, contact_id: str, object_id: str | None, process: int = 1
+) -> uuid.UUID:
+    """The deterministic id of a deal: logging by natural keys finds or opens it.
+
+    `process`: the contact's first sales process for the object in this
+    pipeline is 1; each one opened after the one before closed counts on.
+    """
     key = f"{pipeline}\x1f{contact_id}\x1f{object_id or ''}"
+    if process != 1:
+        key = f"{key}\x1f{process}"
     return uuid.uuid5(DEAL_NAMESPACE, key)
 
 
 class DealMark(NamedTuple):
     version: int
     entries: int
+    pending: int
     modified_on: dt.datetime
     last_decision: Decision | None
 
@@ -57,6 +66,9 @@ class Deal(Aggregate):
         pipeline_version: int
         contact_id: str
         object_id: str | None
+        # Which sales process of the contact and object this is (1: the first;
+        # a deal opened before processes were counted has none and is the 1st).
+        process: int = 1
 
     class ActionLogged(Aggregate.Event):
         action_id: str
@@ -140,16 +152,20 @@ class Deal(Aggregate):
         pipeline_version: int,
         contact_id: str,
         object_id: str | None,
+        process: int = 1,
     ) -> None:
         self.pipeline = pipeline
         self.pipeline_version = pipeline_version
         self.contact_id = contact_id
         self.object_id = object_id
+        self.process = process
         self.entries: list[Entry] = []
 
     @staticmethod
-    def create_id(pipeline: str, contact_id: str, object_id: str | None) -> uuid.UUID:
-        return deal_id_for(pipeline, contact_id, object_id)
+    def create_id(
+        pipeline: str, contact_id: str, object_id: str | None, process: int = 1
+    ) -> uuid.UUID:
+        return deal_id_for(pipeline, contact_id, object_id, process)
 
     # -- commands ------------------------------------------------------------
 
@@ -195,7 +211,11 @@ class Deal(Aggregate):
     def mark(self) -> DealMark:
         """Where this deal stands now, for `restore` to come back to."""
         return DealMark(
-            self.version, len(self.entries), self.modified_on, self.last_decision
+            self.version,
+            len(self.entries),
+            len(self.pending_events),
+            self.modified_on,
+            self.last_decision,
         )
 
     def restore(self, mark: DealMark) -> Deal:
@@ -209,7 +229,7 @@ class Deal(Aggregate):
         self.version = mark.version
         self.modified_on = mark.modified_on
         self.last_decision = mark.last_decision
-        self.pending_events.clear()
+        del self.pending_events[mark.pending :]
         return self
 
     def entry(self, action_id: str) -> Entry | None:

@@ -63,7 +63,9 @@ def check_time(name: str, value: dt.datetime | None, now: dt.datetime) -> dt.dat
     return value
 
 
-def opener(pipeline: Pipeline, contact_id: str, object_id: str | None) -> partial[Deal]:
+def opener(
+    pipeline: Pipeline, contact_id: str, object_id: str | None, process: int = 1
+) -> partial[Deal]:
     """How to open a deal of `pipeline` (its latest version) when it is new."""
     return partial(
         Deal,
@@ -71,7 +73,16 @@ def opener(pipeline: Pipeline, contact_id: str, object_id: str | None) -> partia
         pipeline_version=pipeline.version,
         contact_id=contact_id,
         object_id=object_id,
+        process=process,
     )
+
+
+def starts_process(pipeline: Pipeline, entry: Entry) -> bool:
+    """Whether `entry`, logged by natural keys after the deal they name closed,
+    begins the contact's next sales process: on a deal of its own it would
+    enter an open phase (an inquiry does; a late note or a second "lost" does
+    not, and stays the closed deal's history)."""
+    return entry.kind == "action" and replay(pipeline, [entry]).kind == "open"
 
 
 def plan_action(pipeline: Pipeline, command: LogAction, now: dt.datetime) -> Plan:

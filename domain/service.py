@@ -9,6 +9,7 @@ process.
 
 from __future__ import annotations
 
+import itertools
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -16,11 +17,13 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.catalog import PipelineHistory
 from domain.commands import DealView, LogAction, Result, Timeline
+from domain.deal import deal_id_for
 from domain.engine import is_stale, lost_reason, replay
 from domain.errors import (
     ActionConflict,
     ActionNotFound,
     AlreadyVoid,
+    DealNotFound,
     PhaselogError,
     UnknownPipeline,
 )
@@ -306,6 +309,25 @@ class PhaseTracker:
         pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
         state = replay(pipeline, deal.entries)
         return self._view(deal.id, pipeline, deal.contact_id, deal.object_id, state)
+
+    def latest_process(self, first: uuid.UUID) -> uuid.UUID:
+        """The deal natural keys name now: of the sales processes of a contact
+        and object in a pipeline (`first` the first one's id), the latest."""
+        try:
+            deal = self.store.deal(first)
+        except DealNotFound:
+            return first
+        latest = first
+        for number in itertools.count(deal.process + 1):
+            following = deal_id_for(
+                deal.pipeline, deal.contact_id, deal.object_id, number
+            )
+            try:
+                self.store.deal(following)
+            except DealNotFound:
+                return latest
+            latest = following
+        raise AssertionError("unreachable")
 
     def get_deal(self, deal_id: uuid.UUID) -> Deal:
         return self.store.deal(deal_id)

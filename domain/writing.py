@@ -25,6 +25,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain import planning
 from domain.commands import Result
+from domain.consequences import CLOSED, Consequences, Deals
 from domain.deal import Deal, deal_id_for
 from domain.engine import replay
 from domain.errors import (
@@ -34,7 +35,7 @@ from domain.errors import (
     PhaselogError,
     release,
 )
-from domain.planning import Plan, plan_chain
+from domain.planning import Plan
 from domain.staging import (
     UNREACHABLE,
     Answer,
@@ -46,7 +47,7 @@ from domain.staging import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Iterator, Sequence
 
     from domain.engine import Decision
     from domain.pipeline import Pipeline
@@ -64,26 +65,6 @@ BATCH_ATTEMPTS = 2
 MAX_ATTEMPTS = 12
 
 
-class Deals(dict[uuid.UUID, Deal]):
-    """A batch's deals: those stored, and those it may open, opened on first use.
-
-    A deal the batch's one read did not find is new, so it opens here, without
-    a read of its own (a chain asks here before it asks the store).
-    """
-
-    def __init__(
-        self, stored: Mapping[uuid.UUID, Deal], openers: Mapping[uuid.UUID, Any]
-    ) -> None:
-        super().__init__(stored)
-        self._openers = {i: o for i, o in openers.items() if i not in stored}
-
-    def get(self, key: uuid.UUID, default: Any = None) -> Any:
-        found = super().get(key)
-        if found is None and key in self._openers:
-            found = self[key] = self._openers.pop(key)()
-        return default if found is None else found
-
-
 class Writer:
     """Stages commands on their deals and saves them, a batch a transaction."""
 
@@ -93,7 +74,7 @@ class Writer:
         self.store = store
         self.pipeline = pipeline
         self.pause = pause  # between two tries of a command alone
-        self.clock = clock  # when a withdrawal of a chained deal is recorded
+        self.after = Consequences(store, pipeline, clock)
 
     def write(
         self,
@@ -211,12 +192,20 @@ class Writer:
                         raise ActionConflict(action_id)
                     mine.repeats.append((index, seen[action_id][1]))
                 else:
+                    mark = deal.mark()
                     decision = deal.record(pipeline, plan.entry, plan.digest, prior)
+                    if plan.open is not None and decision.before.kind in CLOSED:
+                        deal, decision = self.after.process(
+                            deal, plan, decision, mark, live
+                        )
+                        if all(deal is not d for d in mine.deals):
+                            mine.deals.append(deal)
+                        pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
                     prior, recorded = decision, True
                     seen[action_id] = (plan.digest, index)
                     mine.keys.append((action_id, deal.id, plan.digest))
                     mine.decisions.append((index, deal, decision))
-                    for other, chained in self._chain(deal, decision, live):
+                    for other, chained in self.after.chain(deal, decision, live):
                         mine.deals.append(other)
                         mine.keys.append((chained, other.id, chained))
             except UNREACHABLE:
@@ -237,50 +226,6 @@ class Writer:
             answers[index] = result
         if mine.decisions:
             staged.merge(mine)
-
-    def _chain(
-        self, deal: Deal, decision: Decision, live: Deals
-    ) -> list[tuple[Deal, str]]:
-        """The deals in other pipelines `decision` opens (or advances) or
-        withdraws (`planning.chain_changes`): each, and the id of what it got."""
-        done = []
-        for target_id, now, was in planning.chain_changes(decision):
-            target = self.pipeline(target_id, None)
-            other_id = deal_id_for(target.id, deal.contact_id, deal.object_id)
-            other = self._deal(other_id, live)
-            if now is not None:
-                plan = plan_chain(deal, now, target)
-                if other is None:
-                    assert plan.open is not None
-                    other = live[other_id] = plan.open()
-                if other.entry(plan.entry.entry_id) is not None:
-                    continue
-            else:
-                assert was is not None
-                withdrawal = None
-                if other is not None:
-                    withdrawal = planning.plan_withdrawal(
-                        deal, was, decision.step.entry, other, self.clock()
-                    )
-                if withdrawal is None:
-                    continue
-                plan = withdrawal
-            assert other is not None
-            other.record(
-                self.pipeline(other.pipeline, other.pipeline_version), plan.entry
-            )
-            done.append((other, plan.entry.entry_id))
-        return done
-
-    def _deal(self, deal_id: uuid.UUID, live: Deals) -> Deal | None:
-        """A deal this batch holds, else the stored one, else None."""
-        found: Deal | None = live.get(deal_id)
-        if found is None:
-            try:
-                found = live[deal_id] = self.store.deal(deal_id)
-            except DealNotFound:
-                return None
-        return found
 
     def _save(
         self,

@@ -71,6 +71,8 @@ def replay(
         "known_at": moment_option("--known-at", known_at),
     }
     with opened(register=False) as tracker:
+        if deal_id is None:
+            deal = tracker.latest_process(deal)
         try:
             found = tracker.timeline(deal, **moments)
         except DealNotFound:
@@ -90,7 +92,8 @@ def deal_named(
     contact: str | None,
     object_id: str | None,
 ) -> uuid.UUID:
-    """The deal given by its id, or by its natural keys (as actions name it)."""
+    """The deal given by its id, or by its natural keys (as actions name it:
+    their first sales process, from which `latest_process` goes on)."""
     keys = pipeline is not None or contact is not None or object_id is not None
     if deal_id is not None and keys:
         raise InvalidCommand(
