@@ -35,7 +35,18 @@ router = APIRouter(prefix="/v1/actions", tags=["actions"])
     openapi_extra=request_body(ActionIn),
 )
 async def post_action(request: Request) -> Response:
-    """Log one action; the deal is found, or opened, by its natural keys."""
+    """Log one action; the deal is found, or opened, by its natural keys.
+
+    The natural keys name the contact's latest sales process for the object in
+    the pipeline. If that deal is won or lost, an action that would open a deal
+    of its own (another inquiry) opens the next process, a new deal; a rule
+    the pipeline has from the closed phase, a late note, or a time before the
+    close stay the closed deal's history. A back-dated action re-derives the
+    later steps, checked as if typed in order (422), and opens or withdraws
+    chained deals as the derivation says (409 if a withdrawn one has activity
+    of its own). Sent again with the same `action_id`, it answers 200 with the
+    original answer.
+    """
     await authorize(request, WRITE)
     body = await json_body(request, ActionIn)
     result = await logged(request.app.state.tracker, log_action(body))
@@ -84,6 +95,14 @@ def void_action(
     _: Writer,
     response: Response,
 ) -> ActionOut:
-    """Mark an earlier action void; it stays in the history without effect."""
+    """Mark an earlier action void; it stays in the history without effect.
+
+    The deal's later steps are derived again and checked as if the history had
+    been typed without the action: a 422 names a phase that would be entered
+    without its required fields. If the action's step opened a deal in another
+    pipeline (a chain), that deal's opening action is voided too, its reason
+    naming this deal; a 409 if that deal has had activity of its own since. A
+    deal so withdrawn has no phase and no report counts it.
+    """
     command = VoidAction(action_id=action_id, reason=body.reason, actor=body.actor)
     return answer(tracker.void(command), response)
