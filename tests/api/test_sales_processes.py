@@ -4,6 +4,9 @@ and the closed deal's history stays as it was."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from typer.testing import CliRunner
@@ -202,3 +205,24 @@ def test_an_import_opens_each_sales_process_as_the_api_does(
     assert replayed.exit_code == 0, replayed.output
     assert "a3" in replayed.output and "a4" in replayed.output
     assert "a1" not in replayed.output
+
+
+def test_a_deal_stored_before_processes_were_counted_is_the_first(
+    client: TestClient,
+) -> None:
+    """Its opening event has no `process`: it reads as process 1, and the next
+    inquiry after its close opens process 2."""
+    tracker = client.app.state.tracker  # type: ignore[attr-defined]
+    first = log(client, contact="old", type="meeting_booked", occurred_at=day(1))
+    deal_id = uuid.UUID(first["deal_id"])
+    opening = tracker.store.recorder.select_events(deal_id)[0]
+    state = json.loads(opening.state)
+    del state["process"]
+    older = dataclasses.replace(opening, state=json.dumps(state).encode())
+
+    deal = tracker.store.mapper.to_domain_event(older).mutate(None)
+
+    assert (deal.id, deal.process) == (deal_id, 1)
+    log(client, contact="old", type="deal_lost", occurred_at=day(2), fields=LOST)
+    second = log(client, contact="old", type="meeting_booked", occurred_at=day(3))
+    assert second["deal_id"] == str(deal_id_for("hubspot-default", "old", None, 2))
