@@ -41,6 +41,18 @@ class Principal:
     open_mode: bool = False
 
 
+def recorder_of(principal: Principal) -> dict[str, str]:
+    """Who stores what `principal` sends, as each entry records it: the key's
+    name and id; in open mode (no keys, loopback only) nobody in particular."""
+    if principal.key_id is None:
+        return {"via": "open_mode", "name": "local caller (open mode)"}
+    return {
+        "via": "api_key",
+        "key_id": principal.key_id,
+        "name": principal.name or principal.key_id,
+    }
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from api.errors import problem_for
 from api.schemas.actions import ActionIn, ActionOut, BatchItemOut, BatchOut
-from api.schemas.deals import DealOut, StaleDealOut, TimelineEntryOut, TimelineOut
+from api.schemas.deals import (
+    UNKNOWN_RECORDER,
+    DealOut,
+    RecorderOut,
+    StaleDealOut,
+    TimelineEntryOut,
+    TimelineOut,
+)
 from api.schemas.ops import ProjectionOut
 from api.schemas.reports import TimeInStageOut
 from domain.commands import LogAction
@@ -16,7 +23,7 @@ from domain.errors import PhaselogError
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from fastapi import Response
 
@@ -25,8 +32,9 @@ if TYPE_CHECKING:
     from projections.models import DealRow, ProjectionStatus, TimeInStage
 
 
-def log_action(body: ActionIn) -> LogAction:
-    return LogAction(**body.model_dump())
+def log_action(body: ActionIn, recorded_by: Mapping[str, str] | None) -> LogAction:
+    """The command of a request body, recorded by who sent it (never the body)."""
+    return LogAction(**body.model_dump(), recorded_by=recorded_by)
 
 
 def action_out(result: Result) -> ActionOut:
@@ -160,6 +168,16 @@ def _row_fields(
     }
 
 
+def recorder_out(recorded_by: Mapping[str, str] | None) -> RecorderOut:
+    if not recorded_by:
+        return UNKNOWN_RECORDER
+    return RecorderOut(
+        via=recorded_by.get("via", "unknown"),
+        name=recorded_by.get("name", "unknown"),
+        key_id=recorded_by.get("key_id"),
+    )
+
+
 def timeline_out(timeline: Timeline) -> TimelineOut:
     entries = []
     for step in timeline.steps:
@@ -174,6 +192,7 @@ def timeline_out(timeline: Timeline) -> TimelineOut:
                 fields=dict(entry.fields),
                 note=entry.note,
                 actor=entry.actor,
+                recorded_by=recorder_out(entry.recorded_by),
                 occurred_at=entry.occurred_at,
                 recorded_at=entry.recorded_at,
                 phase_before=step.phase_before,

@@ -10,6 +10,7 @@ run again. A run cut short is completed the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from domain.commands import LogAction, VoidAction, digest_of
 from domain.errors import PhaselogError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from domain.service import PhaseTracker
 
@@ -45,6 +46,7 @@ def load_demo(
     progress: Callable[[int], None] = lambda done: None,
     *,
     batch_size: int = 1000,
+    recorded_by: Mapping[str, str] | None = None,
 ) -> DemoSummary:
     """Log `actions` synthetic actions (and their voids); the same seed, same data.
 
@@ -55,6 +57,7 @@ def load_demo(
     summary = DemoSummary(now=now)
     deals = set()
     for batch in batches(history(actions, seed=seed, now=now), batch_size):
+        batch = [dataclasses.replace(c, recorded_by=recorded_by) for c in batch]
         logs = [c for c in batch if isinstance(c, LogAction)]
         # What is stored already, as it would be stored, needs no deal loaded:
         # replaying 300,000 through `log_actions` took 4 minutes (PostgreSQL).

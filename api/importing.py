@@ -21,7 +21,7 @@ from domain.commands import LogAction
 from domain.errors import PhaselogError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from pathlib import Path
 
     from domain.service import PhaseTracker
@@ -50,7 +50,7 @@ class Summary:
     rejected: list[tuple[int, str, str]] = field(default_factory=list)
 
 
-def read_lines(path: Path) -> list[Line]:
+def read_lines(path: Path, recorded_by: Mapping[str, str] | None = None) -> list[Line]:
     """Every record of the file, parsed and checked, or with why it is not.
 
     The file is read record by record, never whole (api.records). A byte-order
@@ -62,7 +62,7 @@ def read_lines(path: Path) -> list[Line]:
             ndjson = named_ndjson or _opens_object(handle)
             handle.seek(0)
             records = ndjson_records(handle) if ndjson else csv_records(handle)
-            return [_check(record) for record in records]
+            return [_check(record, recorded_by) for record in records]
     except UnicodeDecodeError as error:
         raise UnreadableFile(_not_utf8(path)) from error
     except UnreadableFile as error:
@@ -91,7 +91,7 @@ def _opens_object(handle: TextIO) -> bool:
     return False
 
 
-def _check(record: Record) -> Line:
+def _check(record: Record, recorded_by: Mapping[str, str] | None) -> Line:
     """The record's values are not kept: a big file's lines all wait in memory.
 
     Whatever goes wrong checking one record rejects that record alone: a file
@@ -102,7 +102,7 @@ def _check(record: Record) -> Line:
     if record.problem is not None:
         return Line(number, deal, field="", reason=record.problem)
     try:
-        command = log_action(ActionIn.model_validate(raw))
+        command = log_action(ActionIn.model_validate(raw), recorded_by)
     except ValidationError as error:
         first = error.errors()[0]
         return Line(

@@ -12,6 +12,11 @@ from typing import Any
 
 from domain.engine import DealState, Entry, Step
 
+# Who stored an entry, set by the server, never by the request: how it came
+# (`via`: api_key, open_mode, cli, phaselog) and who (`name`, and a key's
+# `key_id`). An entry stored before phaselog recorded it has none: unknown.
+Recorder = Mapping[str, str]
+
 
 @dataclass(frozen=True)
 class LogAction:
@@ -25,6 +30,7 @@ class LogAction:
     actor: str | None = None
     note: str | None = None
     action_id: str | None = None
+    recorded_by: Recorder | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class MoveDeal:
     actor: str | None = None
     occurred_at: dt.datetime | None = None
     action_id: str | None = None
+    recorded_by: Recorder | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class VoidAction:
     action_id: str
     reason: str
     actor: str | None = None
+    recorded_by: Recorder | None = None
 
 
 @dataclass(frozen=True)
@@ -94,10 +102,14 @@ _CONTENT_FIELDS: dict[type[Any], tuple[str, ...]] = {}
 
 
 def _content_fields(kind: type[Any]) -> tuple[str, ...]:
-    """A command's fields but its idempotency key (`fields()` is slow per call)."""
+    """A command's fields but its idempotency key and who sent it (the same
+    action re-sent by another key is a replay, not a conflict); `fields()` is
+    slow per call."""
     names = _CONTENT_FIELDS.get(kind)
     if names is None:
-        names = tuple(f.name for f in fields(kind) if f.name != "action_id")
+        names = tuple(
+            f.name for f in fields(kind) if f.name not in ("action_id", "recorded_by")
+        )
         _CONTENT_FIELDS[kind] = names
     return names
 

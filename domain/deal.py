@@ -24,10 +24,10 @@ DEAL_NAMESPACE = uuid.UUID("6f0e3c5e-3b7a-4d55-9c1e-5a4f1f6f3a10")
 KEY_NAMESPACE = uuid.UUID("3d3c0a8e-5b0e-4a43-a7f4-2c6b1b8f9e55")
 # What each kind of entry keeps besides its id and time (the rest stays None).
 KEPT: dict[EntryKind, tuple[str, ...]] = {
-    "action": ("type", "outcome", "fields", "actor", "note"),
-    "move": ("phase", "reason", "fields", "actor"),
-    "void": ("voids", "reason", "actor"),
-    "expiry": ("phase", "fields"),
+    "action": ("type", "outcome", "fields", "actor", "note", "recorded_by"),
+    "move": ("phase", "reason", "fields", "actor", "recorded_by"),
+    "void": ("voids", "reason", "actor", "recorded_by"),
+    "expiry": ("phase", "fields", "recorded_by"),
 }
 
 
@@ -79,6 +79,7 @@ class Deal(Aggregate):
         actor: str | None
         note: str | None
         digest: str
+        recorded_by: dict[str, str] | None = None  # None: stored before it was
 
         def apply(self, deal: Deal) -> None:
             deal.append(
@@ -90,6 +91,7 @@ class Deal(Aggregate):
                 fields=self.fields,
                 actor=self.actor,
                 note=self.note,
+                recorded_by=self.recorded_by,
             )
 
     class ManuallyMoved(Aggregate.Event):
@@ -100,6 +102,7 @@ class Deal(Aggregate):
         fields: dict[str, Any]
         actor: str | None
         digest: str
+        recorded_by: dict[str, str] | None = None
 
         def apply(self, deal: Deal) -> None:
             deal.append(
@@ -110,6 +113,7 @@ class Deal(Aggregate):
                 reason=self.reason,
                 fields=self.fields,
                 actor=self.actor,
+                recorded_by=self.recorded_by,
             )
 
     class ActionVoided(Aggregate.Event):
@@ -119,6 +123,7 @@ class Deal(Aggregate):
         reason: str
         actor: str | None
         digest: str
+        recorded_by: dict[str, str] | None = None
 
         def apply(self, deal: Deal) -> None:
             deal.append(
@@ -128,6 +133,7 @@ class Deal(Aggregate):
                 voids=self.voided_action_id,
                 reason=self.reason,
                 actor=self.actor,
+                recorded_by=self.recorded_by,
             )
 
     class Expired(Aggregate.Event):
@@ -135,6 +141,7 @@ class Deal(Aggregate):
         phase: str
         occurred_at: dt.datetime
         fields: dict[str, Any]
+        recorded_by: dict[str, str] | None = None
 
         def apply(self, deal: Deal) -> None:
             deal.append(
@@ -143,6 +150,7 @@ class Deal(Aggregate):
                 self.occurred_at,
                 phase=self.phase,
                 fields=self.fields,
+                recorded_by=self.recorded_by,
             )
 
     @event(Opened)
@@ -187,6 +195,8 @@ class Deal(Aggregate):
         data = {name: getattr(entry, name) for name in KEPT[kind]}
         if "fields" in data:
             data["fields"] = dict(data["fields"])
+        if data["recorded_by"] is not None:
+            data["recorded_by"] = dict(data["recorded_by"])
         new = Entry(kind, entry.entry_id, entry.occurred_at, self.version + 1, **data)
         decision = decide(pipeline, self.entries, new, prior or self.last_decision)
         if kind == "void":
@@ -283,4 +293,5 @@ def entry_from_event(source: Any) -> Entry:
         voids=getattr(source, "voided_action_id", None),
         actor=getattr(source, "actor", None),
         note=getattr(source, "note", None),
+        recorded_by=getattr(source, "recorded_by", None),
     )

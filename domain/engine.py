@@ -55,6 +55,7 @@ class Entry(NamedTuple):
     voids: str | None = None  # the entry_id a void cancels
     actor: str | None = None
     note: str | None = None
+    recorded_by: Mapping[str, str] | None = None  # see domain.commands.Recorder
 
 
 # Interval and Step are named tuples, immutable like the frozen dataclasses around

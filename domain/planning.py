@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from domain.pipeline import Pipeline
 
 FUTURE_TOLERANCE = dt.timedelta(days=1)
+# Who records the expiries phaselog writes itself.
+SWEEPER = {"via": "phaselog", "name": "expiry sweeper"}
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def plan_action(pipeline: Pipeline, command: LogAction, now: dt.datetime) -> Pla
         fields=dict(command.fields),
         actor=command.actor,
         note=command.note,
+        recorded_by=command.recorded_by,
     )
     deal_id = deal_id_for(pipeline.id, command.contact_id, command.object_id)
     return Plan(
@@ -134,6 +137,7 @@ def plan_move(command: MoveDeal, now: dt.datetime) -> Plan:
         reason=command.reason,
         fields=dict(command.fields),
         actor=command.actor,
+        recorded_by=command.recorded_by,
     )
     return Plan(command.deal_id, entry, digest_of(command))
 
@@ -155,6 +159,7 @@ def plan_void(command: VoidAction, deal_id: uuid.UUID, now: dt.datetime) -> Plan
         voids=command.action_id,
         reason=command.reason,
         actor=command.actor,
+        recorded_by=command.recorded_by,
     )
     return Plan(deal_id, entry, digest_of(command))
 
@@ -173,6 +178,7 @@ def plan_expiry(deal: Deal, pipeline: Pipeline, now: dt.datetime) -> Plan | None
         seq=0,
         phase=pipeline.expiry.to,
         fields=dict(pipeline.expiry.fields),
+        recorded_by=SWEEPER,
     )
     return Plan(deal.id, entry, entry.entry_id)
 
@@ -227,6 +233,7 @@ def plan_chain(deal: Deal, step: Step, target: Pipeline) -> Plan:
         fields={**source.fields, "source_deal_id": str(deal.id)},
         actor=source.actor,
         note=f"opened from {deal.pipeline} deal {deal.id}",
+        recorded_by=source.recorded_by,
     )
     other_id = deal_id_for(target.id, deal.contact_id, deal.object_id)
     return Plan(
@@ -267,5 +274,6 @@ def plan_withdrawal(
             f"{was.phase_after!r} after {how} {what!r} there"
         ),
         actor=correction.actor,
+        recorded_by=correction.recorded_by,
     )
     return Plan(other.id, entry, entry.entry_id)

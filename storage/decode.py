@@ -128,6 +128,7 @@ class Decoder:
             get("voided_action_id"),
             get("actor"),
             get("note"),
+            get("recorded_by"),
         )
 
     def _state(self, state: bytes, times: tuple[str, ...]) -> dict[str, Any] | None:

@@ -23,6 +23,8 @@ from domain.engine import MOVED, VOID, VOIDED
 from domain.errors import DealNotFound, InvalidCommand
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from domain.commands import Timeline
     from domain.engine import Step
 
@@ -158,7 +160,8 @@ def _entry(step: Step, width: int) -> list[str]:
     what += f": {step.phase_before or '-'} -> {step.phase_after or '-'}"
     if step.effect not in (MOVED, VOID):
         what += f" ({'voided later' if step.effect == VOIDED else step.effect})"
-    who = f"id {entry.entry_id}" + (f", by {entry.actor}" if entry.actor else "")
+    who = f"id {entry.entry_id}, recorded by {_recorder(entry.recorded_by)}"
+    who += f", on behalf of {entry.actor}" if entry.actor else ""
     lines = [
         *_wrapped(when, width),
         *_wrapped(printable(what), width, INDENT),
@@ -178,6 +181,18 @@ def _entry(step: Step, width: int) -> list[str]:
             said = printable(f"{name}: {paragraph}" if first else paragraph)
             lines += _wrapped(said, width, INDENT if first else INDENT * 2, fold=True)
     return lines
+
+
+def _recorder(recorded_by: Mapping[str, str] | None) -> str:
+    """Who stored an entry, in words: a key's name and id, an operator, ..."""
+    if not recorded_by:
+        return "unknown (stored before phaselog recorded who)"
+    name = recorded_by.get("name", "unknown")
+    if recorded_by.get("via") == "api_key":
+        return f"key {name} ({recorded_by.get('key_id')})"
+    if recorded_by.get("via") == "cli":
+        return f"{name} (command line)"
+    return name
 
 
 def _wrapped(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from api.auth import WRITE, authorize
+from api.auth import WRITE, authorize, recorder_of
 from api.convert import action_out, answer, batch_out, log_action
 from api.deps import Tracker, Writer
 from api.errors import command_responses, problem_responses
@@ -47,9 +47,10 @@ async def post_action(request: Request) -> Response:
     of its own). Sent again with the same `action_id`, it answers 200 with the
     original answer.
     """
-    await authorize(request, WRITE)
+    principal = await authorize(request, WRITE)
     body = await json_body(request, ActionIn)
-    result = await logged(request.app.state.tracker, log_action(body))
+    command = log_action(body, recorder_of(principal))
+    result = await logged(request.app.state.tracker, command)
     return Response(
         action_out(result).model_dump_json(),
         status_code=status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED,
@@ -76,9 +77,10 @@ async def logged(tracker: PhaseTracker, command: LogAction) -> Result:
 
 
 @router.post(":batch", responses=problem_responses(413, 422))
-def post_batch(body: BatchIn, tracker: Tracker, _: Writer) -> BatchOut:
+def post_batch(body: BatchIn, tracker: Tracker, principal: Writer) -> BatchOut:
     """Log many actions; each deal's actions are all stored or none is."""
-    return batch_out(tracker.log_actions([log_action(a) for a in body.actions]))
+    who = recorder_of(principal)
+    return batch_out(tracker.log_actions([log_action(a, who) for a in body.actions]))
 
 
 @router.post(
@@ -92,7 +94,7 @@ def void_action(
     action_id: Annotated[str, Path(description="the action's id, as logged")],
     body: VoidIn,
     tracker: Tracker,
-    _: Writer,
+    principal: Writer,
     response: Response,
 ) -> ActionOut:
     """Mark an earlier action void; it stays in the history without effect.
@@ -104,5 +106,10 @@ def void_action(
     naming this deal; a 409 if that deal has had activity of its own since. A
     deal so withdrawn has no phase and no report counts it.
     """
-    command = VoidAction(action_id=action_id, reason=body.reason, actor=body.actor)
+    command = VoidAction(
+        action_id=action_id,
+        reason=body.reason,
+        actor=body.actor,
+        recorded_by=recorder_of(principal),
+    )
     return answer(tracker.void(command), response)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from api.auth import recorder_of
 from api.convert import answer, deal_out, deal_row_out, timeline_out
 from api.csv_export import Separator, csv_response, wants_csv
 from api.deps import DealReader, Projected, ReadModels, ReportReader, Tracker, Writer
@@ -35,10 +36,15 @@ def get_deal(deal_id: uuid.UUID, tracker: Tracker, _: DealReader) -> DealOut:
     responses=command_responses(404, 409, 413, 422, 503),
 )
 def move_deal(
-    deal_id: uuid.UUID, body: MoveIn, tracker: Tracker, _: Writer, response: Response
+    deal_id: uuid.UUID,
+    body: MoveIn,
+    tracker: Tracker,
+    principal: Writer,
+    response: Response,
 ) -> ActionOut:
     """Set a deal's phase by hand; the move is an event with its reason."""
-    command = MoveDeal(deal_id=deal_id, **body.model_dump())
+    who = recorder_of(principal)
+    command = MoveDeal(deal_id=deal_id, **body.model_dump(), recorded_by=who)
     return answer(tracker.move(command), response)
 
 

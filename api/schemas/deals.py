@@ -47,6 +47,21 @@ class StaleDealOut(DealOut):
     days_overdue: int = Field(description="whole days since stale_at")
 
 
+class RecorderOut(Schema):
+    """Who stored an entry: set by the server from the caller, never from the
+    request. `via`: api_key (`name` and `key_id` of the key), cli (the
+    operator `phaselog import --as` named, or the system user), phaselog (an
+    entry phaselog wrote itself, as an expiry), open_mode, or unknown (stored
+    before phaselog recorded who)."""
+
+    via: str
+    name: str
+    key_id: str | None = None
+
+
+UNKNOWN_RECORDER = RecorderOut(via="unknown", name="unknown")
+
+
 class TimelineEntryOut(Schema):
     """One event and what it did; `voided` entries stay but have no effect.
 
@@ -61,7 +76,10 @@ class TimelineEntryOut(Schema):
     outcome: str | None
     fields: dict[str, Any]
     note: str | None
-    actor: str | None
+    actor: str | None = Field(
+        description="on behalf of whom, as the caller said (free text)"
+    )
+    recorded_by: RecorderOut = Field(description="who stored it (see RecorderOut)")
     occurred_at: dt.datetime
     recorded_at: dt.datetime | None
     phase_before: str | None
