@@ -20,6 +20,7 @@ from domain.catalog import PipelineHistory, catalog_id_for
 from domain.deal import Deal
 from domain.errors import DealNotFound
 from storage.decode import ENTRY_TOPICS, OPENED_TOPIC, Decoder, Opening
+from storage.migrations import migrate
 from storage.seams import eventsourcing as seams
 from storage.transcoder import FastJSONTranscoder
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
     from domain.engine import Entry
     from domain.ports import ActionKey, Known
+    from storage.audit import Ledger
+    from storage.migrations import Schema
 
 REGISTERED = get_topic(PipelineHistory.Registered)
 # Deals a process keeps between batches (an import's, a server's recent ones).
@@ -57,6 +60,16 @@ class ActionKeys(Protocol):
         """This thread's statements share one connection until the block ends."""
         ...
 
+    @property
+    def schema(self) -> Schema:
+        """The database's schema version and migrations."""
+        ...
+
+    @property
+    def ledger(self) -> Ledger:
+        """The events with the leaves recorded with them (storage.ledger)."""
+        ...
+
 
 class EventStore(Application[uuid.UUID]):
     """The log of deals and pipeline versions, on SQLite or PostgreSQL."""
@@ -68,6 +81,7 @@ class EventStore(Application[uuid.UUID]):
         if not isinstance(self.recorder, ActionKeys):
             raise TypeError("phaselog needs its own recorder (storage.sqlite/postgres)")
         self.keys: ActionKeys = self.recorder
+        migrate(self.keys.schema)
         self.decoder = Decoder(self.mapper)
         # A batch takes its deals out and puts them back only once saved, so a
         # kept deal never carries unsaved events.

@@ -33,7 +33,14 @@ from psycopg import OperationalError as ConnectionLost
 from psycopg.sql import SQL, Identifier, Literal
 from psycopg_pool import ConnectionPool
 
+from storage.ledger import LEAVES_FUNCTION
 from storage.log import ACTION_KEYS, ActionKey
+from storage.postgres_sql import (
+    INSERT_FUNCTION,
+    PostgresSchema,
+    insert_function,
+    ledger_statements,
+)
 from storage.retry import retried
 from storage.seams.psycopg_pool import replace_check
 
@@ -44,7 +51,6 @@ if TYPE_CHECKING:
     from psycopg.rows import DictRow
 
 COPY_THRESHOLD = 200  # events per save from which COPY beats INSERT ... unnest
-INSERT_FUNCTION = "phaselog_insert_events"
 
 
 def ping_if_stirred(conn: Connection[Any]) -> None:
@@ -144,34 +150,24 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
             "NULL::bytea AS state FROM {0}.{1} AS k WHERE k.action_id = ANY(%s) "
             "UNION ALL SELECT NULL, {2}"
         ).format(schema, Identifier(ACTION_KEYS), newer)
-        # One statement saves a batch: the keys, the table lock, the notification
-        # and the events, in a function (see `_insert_in_one_statement`).
-        table = Identifier(self.events_table_name)
-        function = Identifier(INSERT_FUNCTION)
+        # The leaves (storage.ledger), computed in SQL; the schema's migrations.
+        self.sql_create_statements += ledger_statements(
+            schema, Identifier(self.events_table_name)
+        )
+        self.schema = self.ledger = PostgresSchema(self)
+        # One statement saves a batch: the keys, the table lock, the notification,
+        # the events and their leaves, in a function (`_insert_in_one_statement`).
         self.sql_create_statements.append(
-            SQL(
-                "CREATE OR REPLACE FUNCTION {0}.{1}("
-                "ids uuid[], versions bigint[], topics text[], states bytea[], "
-                "key_ids text[], key_deals uuid[], key_digests text[]) "
-                "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ BEGIN "
-                "INSERT INTO {0}.{2} (action_id, deal_id, digest) "
-                "SELECT * FROM unnest(key_ids, key_deals, key_digests); "
-                "SET LOCAL lock_timeout = '{3}s'; "
-                "LOCK TABLE {0}.{4} IN EXCLUSIVE MODE; "
-                "NOTIFY {5}; "
-                "RETURN QUERY INSERT INTO {0}.{4} "
-                "(originator_id, originator_version, topic, state) "
-                "SELECT * FROM unnest(ids, versions, topics, states) "
-                "RETURNING notification_id; "
-                "END $body$"
-            ).format(
+            insert_function(
                 schema,
-                function,
-                Identifier(ACTION_KEYS),
+                Identifier(self.events_table_name),
                 self.datastore.lock_timeout,
-                table,
                 Identifier(self.channel_name),
             )
+        )
+        function = Identifier(INSERT_FUNCTION)
+        self._add_leaves = SQL("SELECT {0}.{1}(%s)").format(
+            schema, Identifier(LEAVES_FUNCTION)
         )
         # Rendered once: psycopg renders a composed query again on every call.
         self._insert_call = (
@@ -315,7 +311,9 @@ class PostgresPhaselogRecorder(PostgresApplicationRecorder):
             row = curs.fetchone()
             assert row is not None
             last = int(row["last"])
-        return list(range(last - len(stored_events) + 1, last + 1))
+            first = last - len(stored_events) + 1
+            curs.execute(self._add_leaves, (first,))
+        return list(range(first, last + 1))
 
     @retried
     def find_action(self, action_id: str) -> tuple[uuid.UUID, str] | None:

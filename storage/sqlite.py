@@ -10,6 +10,7 @@ topic (APPLICATION_RECORDER_TOPIC, see api/settings.py).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +21,10 @@ from eventsourcing.sqlite import (
     SQLiteDatastore,
 )
 
+from storage.ledger import GENESIS, LEAVES, Event, Leaf, leaves_of
 from storage.lockfiles import file_lock, remove_free_lock_files
 from storage.log import ACTION_KEYS, ActionKey
+from storage.migrations import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, Migration
 from storage.seams import eventsourcing as seams
 
 if TYPE_CHECKING:
@@ -107,6 +110,8 @@ class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {ACTION_KEYS} ("
             "action_id TEXT PRIMARY KEY, deal_id TEXT NOT NULL, digest TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {LEAVES} ("
+            "position INTEGER PRIMARY KEY, leaf BLOB NOT NULL, chain BLOB NOT NULL)",
         ]
 
     def _insert_events(
@@ -121,7 +126,109 @@ class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
             f"INSERT INTO {ACTION_KEYS} (action_id, deal_id, digest) VALUES (?, ?, ?)",
             [(action_id, deal_id.hex, digest) for action_id, deal_id, digest in keys],
         )
+        assert ids is not None
+        self._add_leaves(
+            c,
+            [
+                Event(i, _uuid(e.originator_id), e.originator_version, e.topic, e.state)
+                for i, e in zip(ids, stored_events, strict=True)
+            ],
+        )
         return ids
+
+    def _add_leaves(self, c: SQLiteCursor, events: Sequence[Event]) -> None:
+        """The events' leaves and chain (`storage.ledger`), in their transaction."""
+        c.execute(f"SELECT chain FROM {LEAVES} ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        leaves = leaves_of(events, GENESIS if row is None else bytes(row[0]))
+        c.executemany(
+            f"INSERT INTO {LEAVES} (position, leaf, chain) VALUES (?, ?, ?)", leaves
+        )
+
+    # -- the schema's migrations (storage.migrations) ----------------------------
+
+    @property
+    def schema(self) -> SQLitePhaselogRecorder:
+        """A file's schema is the recorder's own business, as is its ledger."""
+        return self
+
+    @property
+    def ledger(self) -> SQLitePhaselogRecorder:
+        return self
+
+    def migrations(self) -> Sequence[Migration]:
+        return (
+            Migration(1, "leaves: each event hashed, chained", self.add_missing_leaves),
+        )
+
+    def applied(self) -> set[int]:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(CREATE_SCHEMA_TABLE.format(t=SCHEMA_TABLE))
+            c.execute(f"SELECT version FROM {SCHEMA_TABLE}")
+            return {int(row[0]) for row in c.fetchall()}
+
+    def migration_lock(self) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.db_name, "migrate", remove=True)
+
+    def record_migration(self, version: int, name: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                f"INSERT INTO {SCHEMA_TABLE} (version, name, applied_at) "
+                "VALUES (?, ?, ?)",
+                (version, name, dt.datetime.now(dt.UTC).isoformat()),
+            )
+
+    def ledger_bounds(self) -> int:
+        """The highest position of an event or a leaf (0 for an empty log)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT max(p) FROM (SELECT max(rowid) AS p FROM "
+                f"{self.events_table_name} UNION ALL "
+                f"SELECT max(position) FROM {LEAVES})"
+            )
+            return int(c.fetchone()[0] or 0)
+
+    def ledger_window(self, low: int, high: int) -> tuple[list[Event], list[Leaf]]:
+        """The events and leaves at positions in (low, high], in log order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state "
+                f"FROM {self.events_table_name} WHERE rowid > ? AND rowid <= ? "
+                "ORDER BY rowid",
+                (low, high),
+            )
+            events = [
+                Event(r[0], uuid.UUID(r[1]), r[2], r[3], bytes(r[4]))
+                for r in c.fetchall()
+            ]
+            c.execute(
+                f"SELECT position, leaf, chain FROM {LEAVES} "
+                "WHERE position > ? AND position <= ? ORDER BY position",
+                (low, high),
+            )
+            leaves = [Leaf(r[0], bytes(r[1]), bytes(r[2])) for r in c.fetchall()]
+        return events, leaves
+
+    def add_missing_leaves(self) -> None:
+        """Leaves for the events stored before the log had them (a migration):
+        how many. Under the write lock, so no event is stored meanwhile."""
+        with (
+            sqlite_write_lock(self.db_name),
+            self.datastore.transaction(commit=True) as c,
+        ):
+            c.execute(f"SELECT max(position) FROM {LEAVES}")
+            last = c.fetchone()[0] or 0
+            c.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state "
+                f"FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid",
+                (last,),
+            )
+            events = [
+                Event(row[0], uuid.UUID(row[1]), row[2], row[3], bytes(row[4]))
+                for row in c.fetchall()
+            ]
+            if events:
+                self._add_leaves(c, events)
 
     def held(self) -> contextlib.AbstractContextManager[None]:
         """SQLite's connections are this thread's own already: nothing to hold."""
@@ -198,6 +305,10 @@ class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
             )
             row = c.fetchone()
         return None if row is None else int(row[0])
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

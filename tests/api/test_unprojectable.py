@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
-from psycopg.sql import SQL, Identifier
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -21,6 +20,7 @@ from api.cli import app as cli
 from tests.api.conftest import ADMIN_KEY, action, bearer
 from tests.helpers.legacy import store_unchecked
 from tests.helpers.processes import until
+from tests.helpers.tampering import tamper
 
 if TYPE_CHECKING:
     import uuid
@@ -120,21 +120,11 @@ def test_a_failed_rebuild_is_in_the_status_and_leaves_no_generation_behind(
 
 
 def _delete_event(tracker: PhaseTracker, deal_id: uuid.UUID, version: int) -> None:
-    recorder = tracker.store.recorder
-    table = recorder.events_table_name  # type: ignore[attr-defined]
-    datastore = recorder.datastore  # type: ignore[attr-defined]
-    if hasattr(datastore, "schema"):
-        statement = SQL(
-            "DELETE FROM {} WHERE originator_id = %s AND originator_version = %s"
-        ).format(Identifier(datastore.schema, table))
-        with datastore.transaction(commit=True) as cursor:
-            cursor.execute(statement, (deal_id, version))
-        return
-    with datastore.transaction(commit=True) as cursor:
-        cursor.execute(
-            f"DELETE FROM {table} WHERE originator_id = ? AND originator_version = ?",
-            (deal_id.hex, version),
-        )
+    tamper(
+        tracker,
+        "DELETE FROM {events} WHERE originator_id = ? AND originator_version = ?",
+        (deal_id, version),
+    )
 
 
 @pytest.mark.parametrize(

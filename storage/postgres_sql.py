@@ -1,0 +1,238 @@
+"""What our PostgreSQL recorder creates in the database, and its migrations.
+
+- the save function: keys, table lock, notification, events and their leaves
+  in one statement (see `PostgresPhaselogRecorder._insert_in_one_statement`);
+- the leaves' table and the function that computes them in SQL, the same
+  bytes as `storage.ledger` computes in Python;
+- the guards that make the log append-only: UPDATE, DELETE and TRUNCATE of
+  the events or their leaves raise, whoever sends them (an owner can still
+  disable a trigger: the chain and signed checkpoints are what prove the log);
+- `PostgresSchema`, the schema version and migrations (`storage.migrations`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from psycopg.sql import SQL, Composed, Identifier
+
+from storage.ledger import LEAVES, LEAVES_FUNCTION, Event, Leaf
+from storage.log import ACTION_KEYS
+from storage.migrations import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, Migration
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+INSERT_FUNCTION = "phaselog_insert_events"
+GUARD_FUNCTION = "phaselog_append_only"
+
+
+def insert_function(
+    schema: Identifier, events: Identifier, lock_timeout: int, channel: Identifier
+) -> Composed:
+    return SQL(
+        "CREATE OR REPLACE FUNCTION {0}.{1}("
+        "ids uuid[], versions bigint[], topics text[], states bytea[], "
+        "key_ids text[], key_deals uuid[], key_digests text[]) "
+        "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ "
+        "DECLARE added bigint[]; BEGIN "
+        "INSERT INTO {0}.{2} (action_id, deal_id, digest) "
+        "SELECT * FROM unnest(key_ids, key_deals, key_digests); "
+        "SET LOCAL lock_timeout = '{3}s'; "
+        "LOCK TABLE {0}.{4} IN EXCLUSIVE MODE; "
+        "NOTIFY {5}; "
+        "WITH i AS (INSERT INTO {0}.{4} "
+        "(originator_id, originator_version, topic, state) "
+        "SELECT * FROM unnest(ids, versions, topics, states) "
+        "RETURNING notification_id) "
+        "SELECT array_agg(notification_id ORDER BY notification_id) "
+        "INTO added FROM i; "
+        "PERFORM {0}.{6}(added[1]); "
+        "RETURN QUERY SELECT unnest(added); "
+        "END $body$"
+    ).format(
+        schema,
+        Identifier(INSERT_FUNCTION),
+        Identifier(ACTION_KEYS),
+        lock_timeout,
+        events,
+        channel,
+        Identifier(LEAVES_FUNCTION),
+    )
+
+
+def ledger_statements(schema: Identifier, events: Identifier) -> list[Composed]:
+    """The leaves' table, and the function adding the leaves of the events
+    from `first` on (under the save's table lock, so they are the newest)."""
+    table = SQL(
+        "CREATE TABLE IF NOT EXISTS {0}.{1} (position bigint PRIMARY KEY, "
+        "leaf bytea NOT NULL, chain bytea NOT NULL)"
+    ).format(schema, Identifier(LEAVES))
+    # format()'s text is `ledger.leaf_input`'s; encode's base64 breaks lines,
+    # which JSON may not hold.
+    function = SQL(
+        "CREATE OR REPLACE FUNCTION {0}.{1}(first bigint) RETURNS void "
+        "LANGUAGE plpgsql AS $body$ DECLARE h bytea; leaf bytea; r record; "
+        "ps bigint[] := '{{}}'; ls bytea[] := '{{}}'; cs bytea[] := '{{}}'; "
+        "BEGIN "
+        "SELECT l.chain INTO h FROM {0}.{2} AS l WHERE l.position < first "
+        "ORDER BY l.position DESC LIMIT 1; "
+        "h := coalesce(h, decode(repeat('00', 32), 'hex')); "
+        "FOR r IN SELECT e.notification_id, e.originator_id, "
+        "e.originator_version, e.topic, e.state FROM {0}.{3} AS e "
+        "WHERE e.notification_id >= first ORDER BY e.notification_id LOOP "
+        "leaf := sha256('\\x00'::bytea || convert_to(format("
+        '\'{{"deal":"%s","position":%s,"state":"%s",\''
+        ' || \'"topic":"%s","version":%s}}\', '
+        "r.originator_id, r.notification_id, "
+        "translate(encode(r.state, 'base64'), E'\\n', ''), "
+        "r.topic, r.originator_version), 'UTF8')); "
+        "h := sha256(h || leaf); "
+        "ps := ps || r.notification_id; ls := ls || leaf; cs := cs || h; "
+        "END LOOP; "
+        "INSERT INTO {0}.{2} (position, leaf, chain) "
+        "SELECT * FROM unnest(ps, ls, cs); "
+        "END $body$"
+    ).format(schema, Identifier(LEAVES_FUNCTION), Identifier(LEAVES), events)
+    return [table, function]
+
+
+def guard_statements(schema: Identifier, events: Identifier) -> list[Composed]:
+    """Triggers refusing UPDATE, DELETE and TRUNCATE of the events and leaves."""
+    guard = Identifier(GUARD_FUNCTION)
+    statements = [
+        SQL(
+            "CREATE OR REPLACE FUNCTION {0}.{1}() RETURNS trigger "
+            "LANGUAGE plpgsql AS $body$ BEGIN RAISE EXCEPTION "
+            "'phaselog''s log is append-only: % on % refused', TG_OP, TG_TABLE_NAME "
+            "USING ERRCODE = 'insufficient_privilege'; END $body$"
+        ).format(schema, guard)
+    ]
+    for table in (events, Identifier(LEAVES)):
+        statements += [
+            SQL(
+                "CREATE OR REPLACE TRIGGER {2} BEFORE UPDATE OR DELETE ON {0}.{1} "
+                "FOR EACH ROW EXECUTE FUNCTION {0}.{2}()"
+            ).format(schema, table, guard),
+            SQL(
+                "CREATE OR REPLACE TRIGGER {3} BEFORE TRUNCATE ON {0}.{1} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION {0}.{2}()"
+            ).format(schema, table, guard, Identifier(f"{GUARD_FUNCTION}_truncate")),
+        ]
+    return statements
+
+
+class PostgresSchema:
+    """The schema version and migrations of one PostgreSQL schema."""
+
+    def __init__(self, recorder: PostgresApplicationRecorder) -> None:
+        self.datastore = recorder.datastore
+        self.schema = Identifier(self.datastore.schema)
+        self.events = Identifier(recorder.events_table_name)
+        self.table = SQL("{0}.{1}").format(self.schema, Identifier(SCHEMA_TABLE))
+
+    def migrations(self) -> Sequence[Migration]:
+        return (Migration(1, "leaves: each event hashed, chained", self._leaves),)
+
+    def applied(self) -> set[int]:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL(CREATE_SCHEMA_TABLE.replace("{t}", "{0}")).format(self.table)
+            )
+            curs.execute(SQL("SELECT version FROM {0}").format(self.table))
+            return {int(row["version"]) for row in curs.fetchall()}
+
+    @contextlib.contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        key = f"phaselog:migrate:{self.datastore.schema}"
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+            try:
+                yield
+            finally:
+                conn.execute(
+                    "SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key]
+                )
+
+    def record_migration(self, version: int, name: str) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0} (version, name, applied_at) VALUES (%s, %s, %s)"
+                ).format(self.table),
+                (version, name, dt.datetime.now(dt.UTC).isoformat()),
+            )
+
+    def ledger_bounds(self) -> int:
+        """The highest position of an event or a leaf (0 for an empty log)."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT greatest((SELECT max(notification_id) FROM {0}.{1}), "
+                    "(SELECT max(position) FROM {0}.{2})) AS high"
+                ).format(self.schema, self.events, Identifier(LEAVES))
+            )
+            row: Any = curs.fetchone()
+            return int(row["high"] or 0)
+
+    def ledger_window(self, low: int, high: int) -> tuple[list[Event], list[Leaf]]:
+        """The events and leaves at positions in (low, high], in log order."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL(
+                    "SELECT notification_id, originator_id, originator_version, "
+                    "topic, state FROM {0}.{1} WHERE notification_id > %s AND "
+                    "notification_id <= %s ORDER BY notification_id"
+                ).format(self.schema, self.events),
+                (low, high),
+            )
+            events = [
+                Event(
+                    r["notification_id"],
+                    r["originator_id"],
+                    r["originator_version"],
+                    r["topic"],
+                    bytes(r["state"]),
+                )
+                for r in curs.fetchall()
+            ]
+            curs.execute(
+                SQL(
+                    "SELECT position, leaf, chain FROM {0}.{1} WHERE position > %s "
+                    "AND position <= %s ORDER BY position"
+                ).format(self.schema, Identifier(LEAVES)),
+                (low, high),
+            )
+            leaves = [
+                Leaf(r["position"], bytes(r["leaf"]), bytes(r["chain"]))
+                for r in curs.fetchall()
+            ]
+        return events, leaves
+
+    def _leaves(self) -> None:
+        """The leaves of the events stored before the log had them, then the
+        append-only guards; under the table lock, so nothing is stored meanwhile."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL("LOCK TABLE {0}.{1} IN EXCLUSIVE MODE").format(
+                    self.schema, self.events
+                )
+            )
+            curs.execute(
+                SQL(
+                    "SELECT coalesce(max(position), 0) + 1 AS first FROM {0}.{1}"
+                ).format(self.schema, Identifier(LEAVES))
+            )
+            row: Any = curs.fetchone()
+            curs.execute(
+                SQL("SELECT {0}.{1}(%s)").format(
+                    self.schema, Identifier(LEAVES_FUNCTION)
+                ),
+                (row["first"],),
+            )
+            for statement in guard_statements(self.schema, self.events):
+                curs.execute(statement)
