@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL
 
-from domain.engine import Entry, expiry_due, lost_reason, replay
+from domain.engine import Entry, expiry_due, replay
+from domain.reasons import lost_reason
 from domain.errors import UnknownPipeline
 from projections.dialect import Row, chunks
 from projections.models import Unprojectable

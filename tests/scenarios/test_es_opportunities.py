@@ -32,7 +32,9 @@ def test_opportunity_goes_from_quote_request_to_closed_won() -> None:
 def test_customer_declines_without_another_provider() -> None:
     story = _opened_by_a_converted_lead()
     story.log("quote_sent")
-    assert story.log("declined").phase_after == "closed_lost"
+    # Step: "Documentar razones": a reason from the list is asked for.
+    assert story.rejects("declined").field == "fields.lost_reason"
+    assert story.log("declined", lost_reason="budget").phase_after == "closed_lost"
 
 
 def test_lost_to_competitor_needs_the_competitor() -> None:

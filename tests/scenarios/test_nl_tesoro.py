@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.engine import BACKWARD, is_stale
+from domain.engine import BACKWARD, NO_RULE, is_stale
 from tests.helpers.deal_story import Story, at_day, preset
 
 
@@ -61,15 +61,20 @@ def test_lost_reason_other_needs_a_detail() -> None:
     assert story.state.phase_fields["lost_reason_detail"] == "emigrated"
 
 
-def test_lost_deal_is_won_back_to_the_stage_it_had_reached() -> None:
+def test_lost_is_final_even_for_reactivated() -> None:
     story = Story("nl-tesoro")
-    for action in ("contact_captured", "budget_confirmed", "viewing"):
+    for action in ("contact_captured", "budget_confirmed", "viewing_scheduled"):
         story.log(action)
     story.log("deal_lost", lost_reason="timing")
     # Step: further actions on a lost deal are history only.
     assert not story.log("offer_made").moved
-    # Step: the buyer comes back; the deal reopens where it was.
-    assert story.log("reactivated", days=60).phase_after == "viewing"
+    # Step: `reactivated` resumes a Wachtend deal only; a lost one stays lost.
+    step = story.log("reactivated", days=60)
+    assert (step.phase_after, step.effect) == ("lost", NO_RULE)
+    # Step: nor can a manual move take it out of lost.
+    error = story.rejects_move("viewing", reason="buyer came back")
+    assert (error.field, story.phase) == ("phase", "lost")
+    assert "final" in error.reason
 
 
 def test_manual_move_skipping_stages_needs_a_reason() -> None:
@@ -105,3 +110,48 @@ def test_wachtend_label_stale_thresholds_and_probabilities() -> None:
     story.log("contact_captured", days=0)
     assert not is_stale(pipeline, story.state, at_day(7))
     assert is_stale(pipeline, story.state, at_day(8))
+
+
+def test_action_skipping_stages_needs_a_skip_reason() -> None:
+    story = Story("nl-tesoro")
+    story.log("contact_captured")
+    # Step: a returning client makes an offer straight away: the offer skips
+    # qualification and viewing, so it must say why ("documenteer altijd de reason").
+    error = story.rejects("offer_made")
+    assert error.field == "fields.skip_reason"
+    assert "qualification, viewing" in error.reason
+    step = story.log("offer_made", skip_reason="returning client, bought in 2021")
+    assert step.phase_after == "negotiation"
+    # Step: the next stage in order skips nothing and needs no reason.
+    assert story.log("offer_accepted").phase_after == "closing"
+
+
+def test_first_action_of_a_deal_skipping_stages_needs_a_skip_reason() -> None:
+    story = Story("nl-tesoro")
+    assert story.rejects("viewing").field == "fields.skip_reason"
+    assert story.log("viewing", skip_reason="walk-in at the open house").moved
+
+
+def test_back_dated_action_is_checked_where_it_lands_in_time() -> None:
+    story = Story("nl-tesoro")
+    story.log("contact_captured", days=0)
+    story.log("budget_confirmed", days=5)
+    # Step: a viewing on day 3, logged late, skips qualification at its own time.
+    assert story.rejects("viewing", at=at_day(3)).field == "fields.skip_reason"
+    # Step: on day 6 (after the qualification) it skips nothing.
+    assert story.log("viewing", at=at_day(6)).phase_after == "viewing"
+
+
+def test_losing_pausing_and_resuming_skip_nothing() -> None:
+    story = Story("nl-tesoro")
+    story.log("contact_captured")
+    assert story.log("put_on_hold").phase_after == "on_hold"
+    assert story.log("reactivated").phase_after == "lead"
+    assert story.log("deal_lost", lost_reason="price").phase_after == "lost"
+
+
+def test_reactivated_resumes_only_a_wachtend_deal() -> None:
+    story = Story("nl-tesoro")
+    story.log("contact_captured")
+    step = story.log("reactivated")
+    assert (step.phase_after, step.effect) == ("lead", NO_RULE)
