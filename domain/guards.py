@@ -51,7 +51,7 @@ def check_move(pipeline: Pipeline, state: DealState, entry: Entry) -> None:
         raise InvalidCommand("phase", f"the deal is already in {target!r}")
     if state.phase is not None and pipeline.phase(state.phase).final:
         raise InvalidCommand(
-            "phase", f"{state.phase!r} is final in {pipeline.id}: a deal never leaves it"
+            "phase", f"{state.phase!r} is final in {pipeline.id}: no move leaves it"
         )
     skipped = _skipped(pipeline, state, target)
     if skipped and pipeline.skip_policy == "forbid":
@@ -89,8 +89,7 @@ def check_action_skip(
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidCommand(
             f"fields.{SKIP_REASON}",
-            f"{entry.type} moves to {target!r}, skipping {', '.join(skipped)}: "
-            "say why",
+            f"{entry.type} moves to {target!r}, skipping {', '.join(skipped)}: say why",
         )
 
 

@@ -8,8 +8,8 @@ a broken definition with the path inside it and what is wrong.
 
 from __future__ import annotations
 
-from functools import cached_property
 import datetime as dt
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import (
