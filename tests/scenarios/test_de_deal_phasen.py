@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from domain.engine import KEPT, NO_RULE, TERMINAL
 from tests.helpers.deal_story import Story
+from tests.scenarios.api_story import ApiDeal
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 LEAD = {"first_name": "Jonas", "last_name": "Becker", "mobile": "+49 151 2345678"}
 
@@ -176,3 +182,78 @@ def test_a_not_sold_deal_may_still_be_moved_by_hand() -> None:
     assert story.move("qualified_no_appointment").phase_after == (
         "qualified_no_appointment"
     )
+
+
+# -- through the API, on both databases --------------------------------------------
+
+
+def _api_booked_lead(client: TestClient, contact_id: str) -> ApiDeal:
+    deal = ApiDeal(client, "de-deal-phasen", contact_id)
+    deal.log("inquiry", **LEAD)
+    deal.log("setting_call", "qualified")
+    deal.log("consultation_booked")
+    return deal
+
+
+def test_api_consultation_outcomes_apply_from_the_consultation_phases(
+    client: TestClient,
+) -> None:
+    deal = ApiDeal(client, "de-deal-phasen", "no-consultation-yet")
+    deal.log("inquiry", **LEAD)
+    deal.log("setting_call", "not_qualified_yet")
+    # Step: "sold" logged with no consultation on is recorded, not a sale.
+    answer = deal.log("consultation_held", "sold")
+    assert (answer["phase"], answer["effect"]) == ("follow_up", "no_matching_rule")
+    # Step: from Erstgespräch, a no-show goes back to Nachverfolgung.
+    booked = _api_booked_lead(client, "unreliable")
+    assert booked.log("consultation_held", "no_show")["phase"] == "follow_up"
+    # Step: from Folgegespräch, a cancellation means Nicht verkauft.
+    second = _api_booked_lead(client, "cancels-twice")
+    assert second.log("consultation_held", "follow_up_booked")["phase"] == (
+        "second_consultation"
+    )
+    assert second.log("consultation_held", "cancelled")["phase"] == "not_sold"
+
+
+def test_api_written_confirmation_wins_back_only_from_not_sold(
+    client: TestClient,
+) -> None:
+    deal = _api_booked_lead(client, "closer-follow-up")
+    answer = deal.log("written_confirmation")
+    assert (answer["phase"], answer["effect"]) == (
+        "first_consultation",
+        "no_matching_rule",
+    )
+    assert deal.log("consultation_held", "declined")["phase"] == "not_sold"
+    # Step: the closer's offer, confirmed in writing, closes him after all.
+    assert deal.log("written_confirmation", days=14)["phase"] == "sold"
+
+
+def test_api_ko_and_setter_error_record_why_and_disqualified_is_permanent(
+    client: TestClient,
+) -> None:
+    ko = ApiDeal(client, "de-deal-phasen", "wrong-industry")
+    ko.log("inquiry", **LEAD)
+    problem = ko.refused("setting_call", "ko")
+    assert problem["field"] == "fields.disqualification_reason"
+    ko.log("setting_call", "ko", disqualification_reason="wrong_fit")
+    assert ko.deal()["lost_reason"] == "wrong_fit"
+    # Step: "permanent ungeeignet": no action and no manual move brings him back.
+    answer = ko.log("setting_call", "qualified")
+    assert (answer["phase"], answer["effect"]) == ("disqualified", "terminal_phase")
+    assert ko.move_refused("follow_up", reason="apologised")["field"] == "phase"
+
+    rude = _api_booked_lead(client, "insulting-on-the-phone")
+    problem = rude.refused("consultation_held", "setter_error")
+    assert problem["field"] == "fields.disqualification_reason"
+    rude.log(
+        "consultation_held", "setter_error", disqualification_reason="personal_conduct"
+    )
+    report = client.get(
+        "/v1/reports/lost-reasons",
+        params={"pipeline": "de-deal-phasen", "after": rude.position},
+    ).json()
+    assert {r["reason"]: r["count"] for r in report["reasons"]} == {
+        "wrong_fit": 1,
+        "personal_conduct": 1,
+    }

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from domain.engine import BACKWARD, NO_RULE, is_stale
 from tests.helpers.deal_story import Story, at_day, preset
+from tests.scenarios.api_story import ApiDeal
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 
 def test_buyer_goes_from_lead_through_a_hold_to_won() -> None:
@@ -155,3 +161,60 @@ def test_reactivated_resumes_only_a_wachtend_deal() -> None:
     story.log("contact_captured")
     step = story.log("reactivated")
     assert (step.phase_after, step.effect) == ("lead", NO_RULE)
+
+
+# -- through the API, on both databases --------------------------------------------
+
+
+def test_api_an_offer_that_skips_stages_is_refused_without_a_skip_reason(
+    client: TestClient,
+) -> None:
+    deal = ApiDeal(client, "nl-tesoro", "returning-buyer")
+    deal.log("contact_captured")
+    # Step: the returning client makes an offer at once; no reason: 422, nothing kept.
+    problem = deal.refused("offer_made")
+    assert problem["field"] == "fields.skip_reason"
+    assert "qualification, viewing" in problem["detail"]
+    assert deal.phase == "lead"
+    # Step: with the reason documented, the offer is kept and the deal negotiates.
+    answer = deal.log("offer_made", skip_reason="bought a flat with us in 2021")
+    assert (answer["previous_phase"], answer["phase"]) == ("lead", "negotiation")
+    # Step: the next stage in order needs no reason.
+    assert deal.log("offer_accepted")["phase"] == "closing"
+
+
+def test_api_a_manual_move_that_skips_stages_still_needs_its_reason(
+    client: TestClient,
+) -> None:
+    deal = ApiDeal(client, "nl-tesoro", "walk-in")
+    deal.log("contact_captured")
+    assert deal.move_refused("negotiation")["field"] == "reason"
+    assert deal.move("negotiation", reason="returning client")["phase"] == "negotiation"
+
+
+def test_api_reactivated_resumes_a_wachtend_deal_but_not_a_lost_one(
+    client: TestClient,
+) -> None:
+    paused = ApiDeal(client, "nl-tesoro", "waiting-for-the-bank")
+    for action in ("contact_captured", "budget_confirmed", "viewing_scheduled"):
+        paused.log(action)
+    assert paused.log("put_on_hold")["phase"] == "on_hold"
+    assert paused.log("reactivated", days=20)["phase"] == "viewing"
+
+    lost = ApiDeal(client, "nl-tesoro", "bought-elsewhere")
+    lost.log("contact_captured")
+    lost.log("deal_lost", lost_reason="competition")
+    # Step: reactivating a lost deal is history only: it stays lost.
+    answer = lost.log("reactivated", days=30)
+    assert (answer["phase"], answer["effect"]) == ("lost", "no_matching_rule")
+
+
+def test_api_lost_is_final_a_manual_move_cannot_reopen_it(client: TestClient) -> None:
+    deal = ApiDeal(client, "nl-tesoro", "lost-for-good")
+    deal.log("contact_captured")
+    deal.log("deal_lost", lost_reason="other", lost_reason_detail="emigrated")
+    problem = deal.move_refused("lead", reason="she is back")
+    assert problem["field"] == "phase"
+    assert "final" in problem["detail"]
+    assert deal.deal()["phase"] == "lost"
+    assert deal.deal()["lost_reason"] == "other"
