@@ -238,10 +238,15 @@ def test_api_ko_and_setter_error_record_why_and_disqualified_is_permanent(
     assert problem["field"] == "fields.disqualification_reason"
     ko.log("setting_call", "ko", disqualification_reason="wrong_fit")
     assert ko.deal()["lost_reason"] == "wrong_fit"
-    # Step: "permanent ungeeignet": no action and no manual move brings him back.
-    answer = ko.log("setting_call", "qualified")
-    assert (answer["phase"], answer["effect"]) == ("disqualified", "terminal_phase")
+    # Step: "permanent ungeeignet": no manual move brings him back...
+    disqualified = ko.deal_id
     assert ko.move_refused("follow_up", reason="apologised")["field"] == "phase"
+    # ...and a later call by his natural keys leaves this deal as it is (it opens
+    # the contact's next sales process, as any action that meets a closed deal).
+    answer = ko.log("setting_call", "qualified")
+    assert answer["deal_id"] != disqualified
+    deal = client.get(f"/v1/deals/{disqualified}").json()
+    assert (deal["phase"], deal["lost_reason"]) == ("disqualified", "wrong_fit")
 
     rude = _api_booked_lead(client, "insulting-on-the-phone")
     problem = rude.refused("consultation_held", "setter_error")

@@ -218,3 +218,35 @@ def test_api_lost_is_final_a_manual_move_cannot_reopen_it(client: TestClient) ->
     assert "final" in problem["detail"]
     assert deal.deal()["phase"] == "lost"
     assert deal.deal()["lost_reason"] == "other"
+
+
+def test_api_a_void_that_would_make_a_later_action_skip_is_refused(
+    client: TestClient,
+) -> None:
+    deal = ApiDeal(client, "nl-tesoro", "typed-in-order")
+    deal.log("contact_captured")
+    budget = deal.log("budget_confirmed")
+    deal.log("viewing_scheduled")
+    # Step: without the budget, the viewing would skip qualification unexplained:
+    # refused as the same history typed in order would be, nothing stored.
+    response = client.post(
+        f"/v1/actions/{budget['action_id']}/void", json={"reason": "wrong deal"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "fields.skip_reason"
+    assert deal.phase == "viewing"
+
+
+def test_a_void_is_checked_as_the_corrected_history_typed_in_order() -> None:
+    story = Story("nl-tesoro")
+    story.log("contact_captured")
+    budget = story.log("budget_confirmed")
+    story.log("viewing_scheduled")
+    error = story.rejected(lambda: story.void(budget))
+    assert error.field == "fields.skip_reason"
+    # With the reason given at the time, the same void is kept.
+    other = Story("nl-tesoro")
+    other.log("contact_captured")
+    budget = other.log("budget_confirmed")
+    other.log("viewing_scheduled", skip_reason="in case the budget goes")
+    assert other.void(budget).phase_after == "viewing"
