@@ -271,8 +271,9 @@ class Pipeline(Frozen):
                 for name in [rule.to, *(rule.from_ or ())]:
                     if name is not None and name not in phases:
                         raise ValueError(f"{where}: unknown phase {name!r}")
+                leaves = rule.resume or rule.to is not None
                 for name in rule.from_ or ():
-                    if self.phase(name).final:
+                    if leaves and rule.to != name and self.phase(name).final:
                         raise ValueError(f"{where}: {name!r} is final, never left")
         if self.expiry and self.expiry.to not in phases:
             raise ValueError(f"expiry.to: unknown phase {self.expiry.to!r}")
