@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from domain.errors import InvalidCommand
-from domain.guards import check_action, check_field, check_move, check_void
+from domain.guards import (
+    check_action,
+    check_action_skip,
+    check_field,
+    check_move,
+    check_void,
+)
 from domain.pipeline import Chain, PhaseKind, Pipeline
 
 EntryKind = Literal["action", "move", "void", "expiry"]
@@ -322,30 +328,24 @@ def _expiry_target(
     if state.kind in ("won", "lost") or state.phase is None:
         return None, TERMINAL
     expiry = pipeline.expiry
-    last = state.last_activity_at
-    if expiry is None or last is None:
+    if expiry is None or state.last_activity_at is None:
         return None, NOT_DUE
-    if entry.occurred_at - last < dt.timedelta(days=expiry.after_days):
+    due = expiry.due_at(state.opened_at, state.phase_since, state.last_activity_at)
+    if due is None or entry.occurred_at < due:
         return None, NOT_DUE
     return entry.phase, MOVED
 
 
 def expiry_due(pipeline: Pipeline, state: DealState) -> dt.datetime | None:
-    """When an open deal expires under its pipeline's policy, or None."""
+    """When an open deal expires under its pipeline's policy (the earliest of its
+    limits), or None."""
     if pipeline.expiry is None or state.kind not in ("open", "paused"):
         return None
     if state.last_activity_at is None:
         return None
-    return state.last_activity_at + dt.timedelta(days=pipeline.expiry.after_days)
-
-
-def lost_reason(pipeline: Pipeline, state: DealState) -> str | None:
-    """Why a lost deal was lost: the first field its lost phase requires."""
-    if state.kind != "lost" or state.phase is None:
-        return None
-    requires = pipeline.phase(state.phase).requires
-    value = state.phase_fields.get(requires[0].name) if requires else None
-    return None if value is None else str(value)
+    return pipeline.expiry.due_at(
+        state.opened_at, state.phase_since, state.last_activity_at
+    )
 
 
 def is_stale(pipeline: Pipeline, state: DealState, now: dt.datetime) -> bool:
@@ -396,7 +396,9 @@ def decide(
             check_move(pipeline, before, new)
         fold.apply(new)
         step = fold.steps[-1]
-        _check_entered(pipeline, step, None)
+        _check_entered(
+            pipeline, step, None, before=before if new.kind == "action" else None
+        )
         return Decision(before, fold.state(), step, fold)
     corrected = _corrected(pipeline, entries, new)
     step = next(s for s in reversed(corrected.steps) if s.entry is new)
@@ -406,8 +408,8 @@ def decide(
 def _corrected(pipeline: Pipeline, entries: Sequence[Entry], new: Entry) -> _Fold:
     """The fold of the history `new` corrects, every step from the point it
     changes on checked as the same history typed in order would have been: a
-    manual move against the deal as it then stood, an entered phase against
-    its required fields."""
+    manual move, or the phases an action skips, against the deal as it then
+    stood, an entered phase against its required fields."""
     everything = [*entries, new]
     fold = _Fold(pipeline, {e.voids for e in everything if e.kind == "void"})
     changed = new
@@ -421,24 +423,36 @@ def _corrected(pipeline: Pipeline, entries: Sequence[Entry], new: Entry) -> _Fol
             and _business_order(entry) >= point
         )
         later = None if entry is new else entry
-        if checked and entry.kind == "move":
+        # The deal as it then stood, for what a move or an action's skip passes.
+        standing = (
+            fold.state() if checked and entry.kind in ("move", "action") else None
+        )
+        if standing is not None and entry.kind == "move":
             with _rederiving(later, new):
-                check_move(pipeline, fold.state(), entry)
+                check_move(pipeline, standing, entry)
         fold.apply(entry)
         if checked:
-            _check_entered(pipeline, fold.steps[-1], later, new)
+            action = standing if entry.kind == "action" else None
+            _check_entered(pipeline, fold.steps[-1], later, new, action)
     return fold
 
 
 def _check_entered(
-    pipeline: Pipeline, step: Step, later: Entry | None, cause: Entry | None = None
+    pipeline: Pipeline,
+    step: Step,
+    later: Entry | None,
+    cause: Entry | None = None,
+    before: DealState | None = None,
 ) -> None:
-    """The fields the phase a step enters requires, from the step's own entry."""
+    """The fields the phase a step enters requires, from the step's own entry;
+    for an action, given the deal `before` it, the phases it skips."""
     if not step.moved or step.phase_after is None:
         return
     with _rederiving(later, cause):
         for spec in pipeline.phase(step.phase_after).requires:
             check_field(spec, step.entry.fields, f"entering {step.phase_after!r}")
+        if before is not None:
+            check_action_skip(pipeline, before, step.entry, step.phase_after)
 
 
 @contextlib.contextmanager

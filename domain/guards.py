@@ -2,7 +2,7 @@
 
 `domain.engine.decide` runs the one for the entry's kind (an action's type,
 outcome and fields; a manual move's skip policy; a void's target), then checks
-the fields the phase it enters requires.
+the fields the phase it enters requires, and an action's skip policy.
 """
 
 from __future__ import annotations
@@ -40,19 +40,20 @@ def check_action(pipeline: Pipeline, entry: Entry) -> None:
         check_field(spec, entry.fields, action.key)
 
 
+SKIP_REASON = "skip_reason"  # the action's field that says why it skips phases
+
+
 def check_move(pipeline: Pipeline, state: DealState, entry: Entry) -> None:
     target = entry.phase
     if not target or not pipeline.has_phase(target):
         raise InvalidCommand("phase", f"unknown phase {target!r} in {pipeline.id}")
     if target == state.phase:
         raise InvalidCommand("phase", f"the deal is already in {target!r}")
-    kind = pipeline.phase(target).kind
-    if kind not in ("open", "won") or state.kind in ("won", "lost"):
-        return  # losing, pausing or reopening a deal skips nothing
-    reference = state.held_phase if state.kind == "paused" else state.phase
-    if reference is not None and pipeline.index(target) <= pipeline.index(reference):
-        return
-    skipped = pipeline.open_phases_between(reference, target)
+    if state.phase is not None and pipeline.phase(state.phase).final:
+        raise InvalidCommand(
+            "phase", f"{state.phase!r} is final in {pipeline.id}: no move leaves it"
+        )
+    skipped = _skipped(pipeline, state, target)
     if skipped and pipeline.skip_policy == "forbid":
         raise InvalidCommand(
             "phase", f"{pipeline.id} forbids skipping phases ({', '.join(skipped)})"
@@ -62,6 +63,45 @@ def check_move(pipeline: Pipeline, state: DealState, entry: Entry) -> None:
         raise InvalidCommand(
             "reason", f"moving to {target!r} skips {', '.join(skipped)}: give a reason"
         )
+
+
+def check_action_skip(
+    pipeline: Pipeline, before: DealState, entry: Entry, target: str
+) -> None:
+    """An action whose rule moves the deal past open phases, under the pipeline's
+    `action_skip_policy`: `reason` asks for `fields.skip_reason`.
+
+    `before` is the deal as it stood just before the entry in business time.
+    """
+    policy = pipeline.action_skip_policy
+    if policy == "allow":
+        return
+    skipped = _skipped(pipeline, before, target)
+    if not skipped:
+        return
+    if policy == "forbid":
+        raise InvalidCommand(
+            "type",
+            f"{entry.type} moves to {target!r}, skipping {', '.join(skipped)}, "
+            f"which {pipeline.id} forbids",
+        )
+    reason = entry.fields.get(SKIP_REASON)
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidCommand(
+            f"fields.{SKIP_REASON}",
+            f"{entry.type} moves to {target!r}, skipping {', '.join(skipped)}: say why",
+        )
+
+
+def _skipped(pipeline: Pipeline, state: DealState, target: str) -> list[str]:
+    """The open phases a move from `state` to `target` passes over."""
+    kind = pipeline.phase(target).kind
+    if kind not in ("open", "won") or state.kind in ("won", "lost"):
+        return []  # losing, pausing or reopening a deal skips nothing
+    reference = state.held_phase if state.kind == "paused" else state.phase
+    if reference is not None and pipeline.index(target) <= pipeline.index(reference):
+        return []
+    return pipeline.open_phases_between(reference, target)
 
 
 def check_void(entries: Sequence[Entry], entry: Entry) -> None:
@@ -82,7 +122,7 @@ def check_void(entries: Sequence[Entry], entry: Entry) -> None:
 
 def check_field(spec: FieldSpec, fields: Mapping[str, Any], context: str) -> None:
     name = f"fields.{spec.name}"
-    value = fields.get(spec.name)
+    value = fields.get(spec.name, spec.default)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise InvalidCommand(name, f"required by {context}")
     if spec.type == "enum":

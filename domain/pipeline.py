@@ -8,13 +8,23 @@ a broken definition with the path inside it and what is wrong.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_serializer,
+    model_validator,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from pydantic import SerializerFunctionWrapHandler
 
 PhaseKind = Literal["open", "won", "lost", "paused"]
 TERMINAL_KINDS: frozenset[str] = frozenset({"won", "lost"})
@@ -26,19 +36,38 @@ Labels = dict[str, str]
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Settings added after definitions were first stored. A dump leaves them out
+    # while they hold their default, so a definition that does not use them keeps
+    # its digest, and a database that stored it adds no new version on upgrade.
+    ADDED_LATER: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unused(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in self.ADDED_LATER:
+                if getattr(self, name) == type(self).model_fields[name].default:
+                    data.pop(name, None)
+        return data
+
 
 class FieldSpec(Frozen):
     """A field an action or a phase requires.
 
     `values` makes it an enumeration; `detail_for` names values that need a free-text
-    detail field as well (HubSpot's "other" with "closed lost details").
+    detail field as well (HubSpot's "other" with "closed lost details"). `default`
+    is the value when none is given: a phase that stands for one reason (lost to a
+    competitor) records it without the user typing it, and asks for its detail.
     """
+
+    ADDED_LATER = ("default",)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     type: Literal["text", "enum", "date", "number", "boolean"] = "text"
     values: tuple[str, ...] = ()
     detail_field: str | None = None
     detail_for: tuple[str, ...] = ()
+    default: str | None = None
     label: Labels = {}
 
     @model_validator(mode="after")
@@ -55,6 +84,11 @@ class FieldSpec(Frozen):
             )
         if self.detail_for and not self.detail_field:
             raise ValueError(f"field {self.name!r}: detail_for needs detail_field")
+        if self.default is not None and self.values and self.default not in self.values:
+            raise ValueError(
+                f"field {self.name!r}: default {self.default!r} is not one of its "
+                "values"
+            )
         return self
 
 
@@ -71,6 +105,11 @@ class Chain(Frozen):
 
 
 class Phase(Frozen):
+    """A step of the pipeline. A `final` phase is never left: no rule moves a deal
+    out of it and a manual move out of it is refused (a disqualified lead)."""
+
+    ADDED_LATER = ("final",)
+
     key: str = Field(pattern=KEY_PATTERN)
     label: Labels
     kind: PhaseKind = "open"
@@ -78,6 +117,13 @@ class Phase(Frozen):
     stale_after_days: int | None = Field(default=None, gt=0)
     requires: tuple[FieldSpec, ...] = ()
     chain: Chain | None = None
+    final: bool = False
+
+    @model_validator(mode="after")
+    def check_final(self) -> Phase:
+        if self.final and not self.terminal:
+            raise ValueError(f"phase {self.key!r}: only a won or lost phase is final")
+        return self
 
     @property
     def terminal(self) -> bool:
@@ -142,15 +188,61 @@ class ActionDef(Frozen):
 
 
 class Expiry(Frozen):
-    """Close deals with no activity for `after_days` into `to`, with fixed `fields`."""
+    """When a sweeper closes an open deal into `to`, with fixed `fields`.
 
-    after_days: int = Field(gt=0)
+    Three limits (HubSpot's advice, seeds/003), each optional, at least one set:
+    `without_activity_days` since the deal's last activity (spelled `after_days`
+    before the other two existed, and still read so), `in_stage_days` in its
+    current phase, `open_days` since it opened. It is due at the earliest.
+    """
+
+    ADDED_LATER = ("in_stage_days", "open_days")
+
+    # Stored definitions spell it `after_days`; dumping it so keeps their digest.
+    without_activity_days: int | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=AliasChoices("without_activity_days", "after_days"),
+        serialization_alias="after_days",
+    )
+    in_stage_days: int | None = Field(default=None, gt=0)
+    open_days: int | None = Field(default=None, gt=0)
     to: str
     fields: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def check_limit(self) -> Expiry:
+        if not (self.without_activity_days or self.in_stage_days or self.open_days):
+            raise ValueError(
+                "expiry needs without_activity_days (after_days), in_stage_days "
+                "or open_days"
+            )
+        return self
+
+    def due_at(
+        self,
+        opened_at: dt.datetime | None,
+        phase_since: dt.datetime | None,
+        last_activity_at: dt.datetime | None,
+    ) -> dt.datetime | None:
+        """The earliest time one of the limits is reached, or None."""
+        limits = (
+            (last_activity_at, self.without_activity_days),
+            (phase_since, self.in_stage_days),
+            (opened_at, self.open_days),
+        )
+        due = [
+            since + dt.timedelta(days=days)
+            for since, days in limits
+            if since is not None and days is not None
+        ]
+        return min(due, default=None)
 
 
 class Pipeline(Frozen):
     """A versioned pipeline definition; `version` is stamped by the registry."""
+
+    ADDED_LATER = ("action_skip_policy",)
 
     id: str = Field(pattern=KEY_PATTERN)
     version: int = Field(default=1, ge=1)
@@ -158,6 +250,10 @@ class Pipeline(Frozen):
     default_language: str = "en"
     progression: Literal["forward", "free"] = "forward"
     skip_policy: Literal["allow", "reason", "forbid"] = "allow"
+    # The same policy for a phase skipped by an action's rule rather than a manual
+    # move (Tesoro: "documenteer altijd de reason"); its reason is the action's
+    # `fields.skip_reason`.
+    action_skip_policy: Literal["allow", "reason", "forbid"] = "allow"
     phases: tuple[Phase, ...] = Field(min_length=1)
     actions: tuple[ActionDef, ...] = Field(min_length=1)
     expiry: Expiry | None = None
@@ -175,6 +271,10 @@ class Pipeline(Frozen):
                 for name in [rule.to, *(rule.from_ or ())]:
                     if name is not None and name not in phases:
                         raise ValueError(f"{where}: unknown phase {name!r}")
+                leaves = rule.resume or rule.to is not None
+                for name in rule.from_ or ():
+                    if leaves and rule.to != name and self.phase(name).final:
+                        raise ValueError(f"{where}: {name!r} is final, never left")
         if self.expiry and self.expiry.to not in phases:
             raise ValueError(f"expiry.to: unknown phase {self.expiry.to!r}")
         reached = {r.to for a in self.actions for r in a.rules if r.to}

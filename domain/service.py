@@ -18,7 +18,7 @@ from eventsourcing.persistence import IntegrityError
 from domain.catalog import PipelineHistory
 from domain.commands import DealView, LogAction, Result, Timeline
 from domain.deal import deal_id_for
-from domain.engine import is_stale, lost_reason, replay
+from domain.engine import is_stale, replay
 from domain.errors import (
     ActionConflict,
     ActionNotFound,
@@ -35,6 +35,7 @@ from domain.planning import (
     plan_move,
     plan_void,
 )
+from domain.reasons import lost_reason
 from domain.staging import Answer, answer_alone, reject
 from domain.writing import MAX_ATTEMPTS, Unit, Writer
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 ROW_COLUMNS = tuple(
     c
     for c in DEAL_COLUMNS
-    if c not in ("stale_after_days", "expires_at", "reached_phases")
+    if c not in ("stale_after_days", "expires_at", "reached_phases", "lost_detail")
 )
 STALE_AT = ROW_COLUMNS.index("stale_at")
 

@@ -171,6 +171,10 @@ class Store(ABC):
         """The names of every index on `table`."""
 
     @abstractmethod
+    def column_names(self, tx: Tx, table: Composable) -> list[str]:
+        """The names of `table`'s columns."""
+
+    @abstractmethod
     def point_view(self, tx: Tx, view: Composable, source: Composable) -> None:
         """(Re)define `view` as every row of `source`."""
 

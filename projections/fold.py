@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL
 
-from domain.engine import Entry, expiry_due, lost_reason, replay
+from domain.engine import Entry, expiry_due, replay
 from domain.errors import UnknownPipeline
+from domain.reasons import lost_detail, lost_reason
 from projections.dialect import Row, chunks
 from projections.models import Unprojectable
 from projections.recent import Recent
@@ -364,6 +365,7 @@ class Folder:
             expiry_due(pipeline, state),
             lost,
             ",".join(sorted({i.phase for i in state.intervals})),
+            storable(lost_detail(pipeline, state)),
         )
         intervals = [
             (

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from psycopg.sql import SQL
 
 from projections.filters import deal_filters
-from projections.models import LostReason, LostReasons
+from projections.models import LostDetail, LostReason, LostReasons
 from projections.schema import DEAL_PHASES
 
 if TYPE_CHECKING:
@@ -32,15 +32,28 @@ class LostReasonsReport:
         until: dt.datetime | None = None,
         owner: str | None = None,
     ) -> LostReasons:
-        """Lost deals counted by the reason their lost phase asked for."""
+        """Lost deals counted by the reason their lost phase asked for, and
+        within each reason by its detail where it asks for one."""
         condition, params = deal_filters(pipeline, since, until, owner)
         query = SQL(
-            "SELECT lost_reason, count(*) FROM {}{} AND phase_kind = 'lost' "
-            "GROUP BY lost_reason"
+            "SELECT lost_reason, lost_detail, count(*) FROM {}{} "
+            "AND phase_kind = 'lost' GROUP BY lost_reason, lost_detail"
         ).format(self.deal_phases, condition)
-        counts = self.store.query(query, params)
+        totals: dict[str | None, int] = {}
+        details: dict[str | None, list[LostDetail]] = {}
+        for reason, detail, count in self.store.query(query, params):
+            totals[reason] = totals.get(reason, 0) + int(count)
+            if detail is not None:
+                details.setdefault(reason, []).append(LostDetail(detail, int(count)))
         reasons = sorted(
-            (LostReason(reason, int(count)) for reason, count in counts),
+            (
+                LostReason(
+                    reason,
+                    count,
+                    sorted(details.get(reason, []), key=lambda d: (-d.count, d.detail)),
+                )
+                for reason, count in totals.items()
+            ),
             key=lambda r: (-r.count, r.reason or ""),
         )
         return LostReasons(pipeline.id, reasons, sum(r.count for r in reasons))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from domain.errors import PhaselogError
@@ -125,9 +125,18 @@ class TimeInStage:
 
 
 @dataclass(frozen=True)
+class LostDetail:
+    detail: str
+    count: int
+
+
+@dataclass(frozen=True)
 class LostReason:
     reason: str | None  # None: the lost phase asks for no reason
     count: int
+    # The free text the reason asks for (a competitor's name, "other"'s note),
+    # counted within it: never a reason of its own.
+    details: list[LostDetail] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

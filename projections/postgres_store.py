@@ -143,6 +143,16 @@ class PostgresStore(Store):
         )
         return [name for (name,) in tx.fetchall()]
 
+    def column_names(self, tx: Tx, table: Composable) -> list[str]:
+        tx.execute(
+            SQL(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
+                "AND attnum > 0 AND NOT attisdropped"
+            ),
+            [table.as_string(None)],
+        )
+        return [name for (name,) in tx.fetchall()]
+
     def point_view(self, tx: Tx, view: Composable, source: Composable) -> None:
         tx.execute(
             SQL("CREATE OR REPLACE VIEW {} AS SELECT * FROM {}").format(view, source)

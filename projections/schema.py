@@ -46,6 +46,7 @@ DEAL_COLUMNS = (
     "expires_at",
     "lost_reason",
     "reached_phases",
+    "lost_detail",
 )
 INTERVAL_COLUMNS = (
     "deal_id",
@@ -74,7 +75,7 @@ _DEAL_DDL = (
     "NOT NULL, contact_id text NOT NULL, object_id text, phase text, phase_kind text, "
     "phase_since {ts}, opened_at {ts}, last_activity_at {ts}, owner text, "
     "probability integer, stale_after_days integer, stale_at {ts}, expires_at {ts}, "
-    "lost_reason text, reached_phases text NOT NULL"
+    "lost_reason text, reached_phases text NOT NULL, lost_detail text"
 )
 _INTERVAL_DDL = (
     "deal_id {uuid} NOT NULL, seq integer NOT NULL, pipeline text NOT NULL, "
@@ -184,6 +185,7 @@ class Schema:
                 # Indexes and counts added since the serving generation was built,
                 # and indexes since retired (a no-op once it is up to date).
                 active = self.active(tx)[0]
+                self.add_columns(tx, active)
                 self.retire_indexes(tx, active)
                 self.create_indexes(tx, active, analyze=False)
                 if self.create_counts(tx, active):
@@ -250,6 +252,21 @@ class Schema:
                     self.table(name, generation), columns
                 )
             )
+
+    def add_columns(self, tx: Tx, generation: int) -> None:
+        """Columns added since the generation was built, empty until a rebuild
+        fills them (`lost_detail`: a deal lost before it shows no detail)."""
+        table = self.table(DEAL_PHASES, generation)
+        have = self.store.column_names(tx, table)
+        missing = [c for c in DEAL_COLUMNS if c not in have]
+        for column in missing:
+            tx.execute(
+                SQL("ALTER TABLE {} ADD COLUMN {} text").format(
+                    table, Identifier(column)
+                )
+            )
+        if missing:
+            self.point_views(tx, generation)  # a view lists its columns when made
 
     def create_indexes(self, tx: Tx, generation: int, *, analyze: bool = True) -> None:
         """Indexes come after a bulk load: building them once beats updating them."""

@@ -199,6 +199,10 @@ class SQLiteStore(Store):
         )
         return [name for (name,) in tx.fetchall()]
 
+    def column_names(self, tx: Tx, table: Composable) -> list[str]:
+        tx.execute(SQL("SELECT name FROM pragma_table_info(%s)"), [bare(table)])
+        return [name for (name,) in tx.fetchall()]
+
     def point_view(self, tx: Tx, view: Composable, source: Composable) -> None:
         tx.execute(SQL("DROP VIEW IF EXISTS {}").format(view))
         tx.execute(SQL("CREATE VIEW {} AS SELECT * FROM {}").format(view, source))

@@ -110,6 +110,6 @@ def stale(
 def lost_reasons(
     pipeline: Selected, filters: Filters, reports: ReadModels
 ) -> LostReasonsOut:
-    """How many deals were lost for each reason."""
+    """How many deals were lost for each reason, and for each detail it asks for."""
     found = reports.lost_reasons(pipeline, **asdict(filters))
     return LostReasonsOut.model_validate(asdict(found))

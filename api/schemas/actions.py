@@ -34,7 +34,13 @@ class ActionIn(Schema):
         "defaults to now",
     )
     outcome: Key | None = None
-    fields: Fields = Field(default={}, description=FIELDS_DESCRIPTION)
+    fields: Fields = Field(
+        default={},
+        description=FIELDS_DESCRIPTION
+        + "; `skip_reason` says why an action moves the deal past phases, where "
+        "its pipeline's `action_skip_policy` is `reason` (else 422 naming "
+        "`fields.skip_reason`)",
+    )
     actor: Actor | None = Field(default=None, description="on whose behalf")
     note: Note | None = None
 

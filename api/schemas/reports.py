@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from api.schemas.base import Schema
 from api.schemas.deals import StaleDealOut
 
@@ -57,9 +59,21 @@ class StaleOut(Schema):
     next_cursor: str | None = None
 
 
-class LostReasonOut(Schema):
-    reason: str | None
+class LostDetailOut(Schema):
+    detail: str
     count: int
+
+
+class LostReasonOut(Schema):
+    reason: str | None = Field(
+        description="the value of the first field the lost phase requires; None "
+        "when it requires none"
+    )
+    count: int
+    details: list[LostDetailOut] = Field(
+        description="the free text this reason asks for (a competitor's name, the "
+        "note of `other`), counted within it; empty when it asks for none"
+    )
 
 
 class LostReasonsOut(Schema):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from api.synthetic.journeys import JOURNEYS, Journey, Step
@@ -155,11 +155,15 @@ def _commands(
         )
         for n, p in enumerate(planned)
     ]
-    # Back-dated: the later of two actions of the same deal is logged first.
+    # Back-dated: the later of two actions of the same deal is logged first. Logged
+    # so, it skips the stage of the other, and says why where a pipeline asks.
     if len(commands) >= 3 and rng.random() < BACKDATE_RATE:
         i = rng.randrange(1, len(commands) - 1)
-        if _same_deal(commands[i], commands[i + 1]):
-            commands[i], commands[i + 1] = commands[i + 1], commands[i]
+        first, second = commands[i], commands[i + 1]
+        if _same_deal(first, second):
+            assert isinstance(second, LogAction)
+            fields = {**second.fields, "skip_reason": "the step before is logged late"}
+            commands[i], commands[i + 1] = replace(second, fields=fields), first
     if len(commands) >= 2 and rng.random() < VOID_RATE:
         target = commands[rng.randrange(1, len(commands))]
         assert isinstance(target, LogAction) and target.action_id is not None

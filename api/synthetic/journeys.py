@@ -142,7 +142,13 @@ JOURNEYS: dict[str, Journey] = {
             ),
             losses=(
                 Step("consultation_held", 5.0, 0.0, outcome="declined"),
-                Step("setting_call", 1.0, 0.0, outcome="ko"),
+                Step(
+                    "setting_call",
+                    1.0,
+                    0.0,
+                    outcome="ko",
+                    fields={"disqualification_reason": "wrong_fit"},
+                ),
             ),
             then="de-upsell",
             chain_field="upsell",
@@ -195,7 +201,7 @@ JOURNEYS: dict[str, Journey] = {
                 Step("proposal_accepted", 10.0),
             ),
             losses=(
-                Step("declined", 8.0, 0.0),
+                *_lost("declined", "lost_reason", "no_interest", "budget", "timing"),
                 Step("chose_competitor", 8.0, 0.0, fields={"competitor": "Acme"}),
             ),
         ),

@@ -352,7 +352,8 @@ def test_a_void_that_re_derives_a_sale_with_upsell_opens_the_upsell_deal(
         occurred_at=day(7),
         fields={"upsell": True},
     )
-    assert late["effect"] == "terminal_phase"
+    # Outcomes of a consultation apply from the consultation phases (seed 001).
+    assert late["effect"] == "no_matching_rule"
     upsell = str(deal_id_for("de-upsell", "d1", None))
     assert client.get(f"/v1/deals/{upsell}").status_code == 404
 

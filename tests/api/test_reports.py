@@ -124,7 +124,7 @@ def test_stale_and_lost_reasons(client: TestClient) -> None:
     assert {d["contact_id"] for d in stale["data"]} == {"ann", "cid"}
     assert all(d["stale"] for d in stale["data"])
     assert lost["total"] == 1
-    assert lost["reasons"] == [{"reason": "price", "count": 1}]
+    assert lost["reasons"] == [{"reason": "price", "count": 1, "details": []}]
 
 
 def test_stale_deals_come_in_pages_longest_stale_first(client: TestClient) -> None:

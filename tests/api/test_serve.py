@@ -19,7 +19,7 @@ import pytest
 from api.bootstrap import open_tracker, startup_lock
 from projections.runner import Projector
 from storage.api_keys import KeyStore
-from tests.api.conftest import ADMIN_KEY, START, action, bearer
+from tests.api.conftest import ADMIN_KEY, SKIP, START, action, bearer
 from tests.api.serving import server
 from tests.helpers.processes import children, ended
 
@@ -48,6 +48,7 @@ def test_two_workers_store_each_action_once_and_read_their_writes(
             type="viewing",
             occurred_at=START.replace("09:00", "10:00"),
             action_id=f"b-{n}",
+            fields=SKIP,
         )
         for n in range(5)
     ]

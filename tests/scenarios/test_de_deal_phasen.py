@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from domain.engine import KEPT, TERMINAL
+from typing import TYPE_CHECKING
+
+from domain.engine import KEPT, NO_RULE, TERMINAL
 from tests.helpers.deal_story import Story
+from tests.scenarios.api_story import ApiDeal
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 LEAD = {"first_name": "Jonas", "last_name": "Becker", "mobile": "+49 151 2345678"}
 
@@ -57,10 +63,15 @@ def test_setting_call_needs_an_outcome() -> None:
     assert story.rejects("setting_call").field == "outcome"
 
 
-def test_ko_in_setting_call_disqualifies() -> None:
+def test_ko_in_setting_call_disqualifies_with_the_ko_reason() -> None:
     story = Story("de-deal-phasen")
     story.log("inquiry", **LEAD)
-    assert story.log("setting_call", "ko").phase_after == "disqualified"
+    # Step: a KO without saying which criterion is refused.
+    error = story.rejects("setting_call", "ko")
+    assert error.field == "fields.disqualification_reason"
+    step = story.log("setting_call", "ko", disqualification_reason="wrong_fit")
+    assert step.phase_after == "disqualified"
+    assert story.state.phase_fields["disqualification_reason"] == "wrong_fit"
     # Step: a disqualified lead is not called again; a booking changes nothing.
     assert story.log("consultation_booked").effect == TERMINAL
 
@@ -85,9 +96,19 @@ def test_no_show_goes_back_to_follow_up() -> None:
     assert story.log("consultation_held", "no_show").phase_after == "follow_up"
 
 
-def test_setter_error_in_consultation_disqualifies() -> None:
+def test_setter_error_in_consultation_disqualifies_with_the_reason() -> None:
     story = _booked_lead()
-    assert story.log("consultation_held", "setter_error").phase_after == "disqualified"
+    assert (
+        story.rejects("consultation_held", "setter_error").field
+        == "fields.disqualification_reason"
+    )
+    step = story.log(
+        "consultation_held",
+        "setter_error",
+        disqualification_reason="other",
+        disqualification_detail="sells insurance, not coaching",
+    )
+    assert step.phase_after == "disqualified"
 
 
 def test_declined_lead_is_won_back_by_the_closers_follow_up() -> None:
@@ -113,3 +134,131 @@ def test_free_progression_lets_the_latest_setting_call_win() -> None:
     story = _booked_lead()
     step = story.log("setting_call", "not_qualified_yet")
     assert step.phase_after == "follow_up"
+
+
+def test_consultation_outcomes_apply_only_during_a_consultation() -> None:
+    story = Story("de-deal-phasen")
+    story.log("inquiry", **LEAD)
+    story.log("setting_call", "qualified")
+    # Step: an outcome logged with no consultation on is history, not a move.
+    for outcome in ("sold", "declined", "no_show", "cancelled", "follow_up_booked"):
+        step = story.log("consultation_held", outcome)
+        assert (step.phase_after, step.effect) == ("qualified_no_appointment", NO_RULE)
+
+
+def test_no_show_and_setter_error_are_first_consultation_outcomes() -> None:
+    story = _booked_lead()
+    assert story.log("consultation_booked").phase_after == "second_consultation"
+    # Step: the seed names these for the first consultation only.
+    assert story.log("consultation_held", "no_show").effect == NO_RULE
+    assert story.log("consultation_held", "follow_up_booked").effect == NO_RULE
+    assert story.log("consultation_held", "sold").phase_after == "sold"
+
+
+def test_written_confirmation_wins_back_only_a_deal_not_sold() -> None:
+    story = _booked_lead()
+    step = story.log("written_confirmation")
+    assert (step.phase_after, step.effect) == ("first_consultation", NO_RULE)
+    story.log("consultation_held", "declined")
+    assert story.log("written_confirmation").phase_after == "sold"
+
+
+def test_disqualified_is_permanent_also_for_manual_moves() -> None:
+    story = Story("de-deal-phasen")
+    story.log("inquiry", **LEAD)
+    story.log("setting_call", "ko", disqualification_reason="personal_conduct")
+    # Step: "permanent ungeeignet": no action brings the lead back...
+    assert story.log("inquiry", **LEAD).effect == TERMINAL
+    assert story.log("setting_call", "qualified").effect == TERMINAL
+    # Step: ...and no manual move either.
+    error = story.rejects_move("follow_up", reason="he apologised")
+    assert error.field == "phase"
+    assert story.phase == "disqualified"
+
+
+def test_a_not_sold_deal_may_still_be_moved_by_hand() -> None:
+    story = _booked_lead()
+    story.log("consultation_held", "declined")
+    assert story.move("qualified_no_appointment").phase_after == (
+        "qualified_no_appointment"
+    )
+
+
+# -- through the API, on both databases --------------------------------------------
+
+
+def _api_booked_lead(client: TestClient, contact_id: str) -> ApiDeal:
+    deal = ApiDeal(client, "de-deal-phasen", contact_id)
+    deal.log("inquiry", **LEAD)
+    deal.log("setting_call", "qualified")
+    deal.log("consultation_booked")
+    return deal
+
+
+def test_api_consultation_outcomes_apply_from_the_consultation_phases(
+    client: TestClient,
+) -> None:
+    deal = ApiDeal(client, "de-deal-phasen", "no-consultation-yet")
+    deal.log("inquiry", **LEAD)
+    deal.log("setting_call", "not_qualified_yet")
+    # Step: "sold" logged with no consultation on is recorded, not a sale.
+    answer = deal.log("consultation_held", "sold")
+    assert (answer["phase"], answer["effect"]) == ("follow_up", "no_matching_rule")
+    # Step: from Erstgespräch, a no-show goes back to Nachverfolgung.
+    booked = _api_booked_lead(client, "unreliable")
+    assert booked.log("consultation_held", "no_show")["phase"] == "follow_up"
+    # Step: from Folgegespräch, a cancellation means Nicht verkauft.
+    second = _api_booked_lead(client, "cancels-twice")
+    assert second.log("consultation_held", "follow_up_booked")["phase"] == (
+        "second_consultation"
+    )
+    assert second.log("consultation_held", "cancelled")["phase"] == "not_sold"
+
+
+def test_api_written_confirmation_wins_back_only_from_not_sold(
+    client: TestClient,
+) -> None:
+    deal = _api_booked_lead(client, "closer-follow-up")
+    answer = deal.log("written_confirmation")
+    assert (answer["phase"], answer["effect"]) == (
+        "first_consultation",
+        "no_matching_rule",
+    )
+    assert deal.log("consultation_held", "declined")["phase"] == "not_sold"
+    # Step: the closer's offer, confirmed in writing, closes him after all.
+    assert deal.log("written_confirmation", days=14)["phase"] == "sold"
+
+
+def test_api_ko_and_setter_error_record_why_and_disqualified_is_permanent(
+    client: TestClient,
+) -> None:
+    ko = ApiDeal(client, "de-deal-phasen", "wrong-industry")
+    ko.log("inquiry", **LEAD)
+    problem = ko.refused("setting_call", "ko")
+    assert problem["field"] == "fields.disqualification_reason"
+    ko.log("setting_call", "ko", disqualification_reason="wrong_fit")
+    assert ko.deal()["lost_reason"] == "wrong_fit"
+    # Step: "permanent ungeeignet": no manual move brings him back...
+    disqualified = ko.deal_id
+    assert ko.move_refused("follow_up", reason="apologised")["field"] == "phase"
+    # ...and a later call by his natural keys leaves this deal as it is (it opens
+    # the contact's next sales process, as any action that meets a closed deal).
+    answer = ko.log("setting_call", "qualified")
+    assert answer["deal_id"] != disqualified
+    deal = client.get(f"/v1/deals/{disqualified}").json()
+    assert (deal["phase"], deal["lost_reason"]) == ("disqualified", "wrong_fit")
+
+    rude = _api_booked_lead(client, "insulting-on-the-phone")
+    problem = rude.refused("consultation_held", "setter_error")
+    assert problem["field"] == "fields.disqualification_reason"
+    rude.log(
+        "consultation_held", "setter_error", disqualification_reason="personal_conduct"
+    )
+    report = client.get(
+        "/v1/reports/lost-reasons",
+        params={"pipeline": "de-deal-phasen", "after": rude.position},
+    ).json()
+    assert {r["reason"]: r["count"] for r in report["reasons"]} == {
+        "wrong_fit": 1,
+        "personal_conduct": 1,
+    }

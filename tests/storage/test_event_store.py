@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from domain.service import PhaseTracker
 
 
+# nl-tesoro asks an action that skips stages why ("documenteer altijd de reason").
+SKIP = {"skip_reason": "returning client"}
+
+
 def tesoro(type: str, at: float, **kw: object) -> LogAction:
     return LogAction(
         pipeline="nl-tesoro", contact_id="anna", type=type, occurred_at=day(at), **kw
@@ -87,7 +91,7 @@ def test_timeline_as_of_cuts_business_time(tracker: PhaseTracker) -> None:
 
 def test_timeline_known_at_cuts_recording_time(tracker: PhaseTracker) -> None:
     first = tracker.log_action(tesoro("contact_captured", 0))
-    tracker.log_action(tesoro("offer_made", 3))
+    tracker.log_action(tesoro("offer_made", 3, fields=SKIP))
     known = tracker.timeline(first.deal_id).steps[-1].entry.recorded_at
     assert known is not None
     # Step: a back-dated entry recorded after `known` is invisible as known then.
@@ -107,7 +111,7 @@ def test_timeline_known_at_cuts_recording_time(tracker: PhaseTracker) -> None:
 
 def test_void_removes_the_effect_but_keeps_the_entry(tracker: PhaseTracker) -> None:
     tracker.log_action(tesoro("contact_captured", 0))
-    wrong = tracker.log_action(tesoro("offer_made", 1, action_id="typo-1"))
+    wrong = tracker.log_action(tesoro("offer_made", 1, action_id="typo-1", fields=SKIP))
 
     voided = tracker.void(VoidAction(action_id="typo-1", reason="wrong deal"))
 
