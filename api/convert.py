@@ -18,8 +18,8 @@ from api.schemas.deals import (
 from api.schemas.ops import ProjectionOut
 from api.schemas.reports import TimeInStageOut
 from domain.commands import LogAction
-from domain.engine import VOID, VOIDED
 from domain.errors import PhaselogError
+from domain.history import VOID, VOIDED
 
 if TYPE_CHECKING:
     import datetime as dt

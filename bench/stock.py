@@ -28,7 +28,8 @@ from api.bootstrap import presets, startup_lock
 from api.schemas.actions import ActionIn  # noqa: TC001 - FastAPI reads it at runtime
 from api.settings import Settings, eventsourcing_env
 from domain.deal import DEAL_EVENTS, Deal, deal_id_for, entry_from_event
-from domain.engine import Entry, replay
+from domain.engine import replay
+from domain.history import Entry
 
 if TYPE_CHECKING:
     from domain.pipeline import Pipeline

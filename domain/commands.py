@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from domain.engine import DealState, Entry, Step
+from domain.history import DealState, Entry, Step
 
 # Who stored an entry, set by the server, never by the request: how it came
 # (`via`: api_key, open_mode, cli, phaselog) and who (`name`, and a key's

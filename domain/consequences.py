@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from domain import planning
 from domain.deal import Deal, DealMark, deal_id_for
-from domain.engine import TERMINAL
 from domain.errors import DealNotFound
+from domain.history import TERMINAL
 from domain.planning import Plan, chain_id, plan_chain, starts_process
 
 if TYPE_CHECKING:
@@ -70,6 +70,10 @@ class Consequences:
             closed_at = decision.before.phase_since
             if decision.corrected and closed_at and plan.entry.occurred_at < closed_at:
                 break
+            pipeline = self.pipeline(deal.pipeline, deal.pipeline_version)
+            assert decision.before.phase is not None  # closed: in a phase
+            if pipeline.phase(decision.before.phase).permanent:
+                break  # the contact stays where this deal left them, for good
             number = deal.process + 1
             next_id = deal_id_for(
                 deal.pipeline, deal.contact_id, deal.object_id, number

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.engine import Decision, Entry, EntryKind, decide
+from domain.engine import Decision, decide
+from domain.history import Entry, EntryKind
 from domain.pipeline import Pipeline
 
 DEAL_NAMESPACE = uuid.UUID("6f0e3c5e-3b7a-4d55-9c1e-5a4f1f6f3a10")

@@ -15,7 +15,7 @@ from domain.errors import InvalidCommand
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from domain.engine import DealState, Entry
+    from domain.history import DealState, Entry
     from domain.pipeline import FieldSpec, Pipeline
 
 

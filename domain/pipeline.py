@@ -106,9 +106,12 @@ class Chain(Frozen):
 
 class Phase(Frozen):
     """A step of the pipeline. A `final` phase is never left: no rule moves a deal
-    out of it and a manual move out of it is refused (a disqualified lead)."""
+    out of it and a manual move out of it is refused (a lost Tesoro deal). A
+    `permanent` one is final for the contact too: no next sales process opens
+    after it for the same contact and object (a lead found unsuitable for good).
+    """
 
-    ADDED_LATER = ("final",)
+    ADDED_LATER = ("final", "permanent")
 
     key: str = Field(pattern=KEY_PATTERN)
     label: Labels
@@ -118,11 +121,14 @@ class Phase(Frozen):
     requires: tuple[FieldSpec, ...] = ()
     chain: Chain | None = None
     final: bool = False
+    permanent: bool = False
 
     @model_validator(mode="after")
     def check_final(self) -> Phase:
         if self.final and not self.terminal:
             raise ValueError(f"phase {self.key!r}: only a won or lost phase is final")
+        if self.permanent and not self.final:
+            raise ValueError(f"phase {self.key!r}: a permanent phase is final too")
         return self
 
     @property

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 from domain.commands import LogAction, MoveDeal, VoidAction, digest_of
 from domain.deal import KEY_NAMESPACE, Deal, deal_id_for
-from domain.engine import Entry, expiry_due, replay
+from domain.engine import expiry_due, replay
 from domain.errors import ChainedDealActive, InvalidCommand
+from domain.history import Entry
 from domain.limits import (
     ACTOR_MAX,
     NOTE_MAX,
@@ -35,7 +36,8 @@ from domain.limits import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from domain.engine import Decision, Step
+    from domain.engine import Decision
+    from domain.history import Step
     from domain.pipeline import Pipeline
 
 FUTURE_TOLERANCE = dt.timedelta(days=1)

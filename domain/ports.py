@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from domain.catalog import PipelineHistory
     from domain.commands import LogAction, Result
     from domain.deal import Deal
-    from domain.engine import Entry
     from domain.errors import PhaselogError
+    from domain.history import Entry
 
 Clock = Callable[[], dt.datetime]
 ActionKey = tuple[str, uuid.UUID, str]  # action_id, deal_id, digest of the command

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from domain.engine import DealState
+    from domain.history import DealState
     from domain.pipeline import FieldSpec, Pipeline
 
 

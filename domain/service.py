@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from domain.commands import MoveDeal, VoidAction
     from domain.deal import Deal
-    from domain.engine import DealState
+    from domain.history import DealState
     from domain.pipeline import Pipeline
     from domain.planning import Plan
     from domain.ports import BigCalls, Clock, Coalescer, EventStore

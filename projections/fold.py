@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL
 
-from domain.engine import Entry, expiry_due, replay
+from domain.engine import expiry_due, replay
 from domain.errors import UnknownPipeline
+from domain.history import Entry
 from domain.reasons import lost_detail, lost_reason
 from projections.dialect import Row, chunks
 from projections.models import Unprojectable

@@ -33,7 +33,7 @@ from domain.deal import (
     Deal,
     entry_from_event,
 )
-from domain.engine import Entry
+from domain.history import Entry
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import Mapper

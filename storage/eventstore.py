@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from eventsourcing.persistence import StoredEvent, Transcoder
 
-    from domain.engine import Entry
+    from domain.history import Entry
     from domain.ports import ActionKey, Known
     from storage.audit import Ledger
     from storage.migrations import Schema

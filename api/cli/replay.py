@@ -19,14 +19,14 @@ import typer
 from api.cli.common import one_line_errors, opened, out, printable
 from api.moments import Day, moment
 from domain.deal import deal_id_for
-from domain.engine import MOVED, VOID, VOIDED
 from domain.errors import DealNotFound, InvalidCommand
+from domain.history import MOVED, VOID, VOIDED
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from domain.commands import Timeline
-    from domain.engine import Step
+    from domain.history import Step
 
 INDENT = "  "
 

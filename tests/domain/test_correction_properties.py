@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.engine import DealState, Entry, decide, replay
+from domain.engine import decide, replay
 from domain.errors import InvalidCommand
+from domain.history import DealState, Entry
 from tests.helpers.deal_story import START, presets
 
 if TYPE_CHECKING:

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from domain.definitions import parse_definition
-from domain.engine import (
+from domain.engine import expiry_due, is_stale, replay
+from domain.history import (
     BACKWARD,
     KEPT,
     NO_RULE,
@@ -16,9 +17,6 @@ from domain.engine import (
     SAME,
     TERMINAL,
     VOIDED,
-    expiry_due,
-    is_stale,
-    replay,
 )
 from tests.helpers.deal_story import Story, at_day
 

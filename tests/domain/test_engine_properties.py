@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.deal import Deal
-from domain.engine import Entry, decide, replay
+from domain.engine import decide, replay
 from domain.errors import InvalidCommand
+from domain.history import Entry
 from tests.helpers.deal_story import START, presets
 
 if TYPE_CHECKING:

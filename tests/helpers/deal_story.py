@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from domain.engine import DealState, Entry, EntryKind, Step, decide, replay
+from domain.engine import decide, replay
 from domain.errors import InvalidCommand
+from domain.history import DealState, Entry, EntryKind, Step
 from storage.definitions import load_presets
 
 if TYPE_CHECKING:

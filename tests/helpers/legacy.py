@@ -7,7 +7,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from domain.deal import Deal
-from domain.engine import Entry
+from domain.history import Entry
 
 if TYPE_CHECKING:
     import uuid

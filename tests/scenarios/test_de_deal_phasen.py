@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from domain.engine import KEPT, NO_RULE, TERMINAL
+from domain.history import KEPT, NO_RULE, TERMINAL
 from tests.helpers.deal_story import Story
 from tests.scenarios.api_story import ApiDeal
 
@@ -241,10 +241,13 @@ def test_api_ko_and_setter_error_record_why_and_disqualified_is_permanent(
     # Step: "permanent ungeeignet": no manual move brings him back...
     disqualified = ko.deal_id
     assert ko.move_refused("follow_up", reason="apologised")["field"] == "phase"
-    # ...and a later call by his natural keys leaves this deal as it is (it opens
-    # the contact's next sales process, as any action that meets a closed deal).
-    answer = ko.log("setting_call", "qualified")
-    assert answer["deal_id"] != disqualified
+    # ...nor does another inquiry by his natural keys: it opens no next sales
+    # process (as it would after a deal merely lost) and is this deal's history.
+    answer = ko.log("inquiry", **LEAD)
+    assert (answer["deal_id"], answer["effect"]) == (
+        str(disqualified),
+        "terminal_phase",
+    )
     deal = client.get(f"/v1/deals/{disqualified}").json()
     assert (deal["phase"], deal["lost_reason"]) == ("disqualified", "wrong_fit")
 
@@ -262,3 +265,9 @@ def test_api_ko_and_setter_error_record_why_and_disqualified_is_permanent(
         "wrong_fit": 1,
         "personal_conduct": 1,
     }
+    # A lead merely not sold may come back as a new sales process.
+    declined = _api_booked_lead(client, "not-now")
+    declined.log("consultation_held", "declined")
+    first = declined.deal_id
+    again = declined.log("inquiry", **LEAD)
+    assert again["deal_id"] != first

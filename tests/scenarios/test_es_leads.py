@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.engine import BACKWARD, SAME
+from domain.history import BACKWARD, SAME
 from tests.helpers.deal_story import Story
 
 

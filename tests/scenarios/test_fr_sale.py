@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.engine import BACKWARD, TERMINAL
+from domain.history import BACKWARD, TERMINAL
 from tests.helpers.deal_story import Story
 
 

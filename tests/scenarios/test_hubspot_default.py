@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from domain.engine import NOT_DUE, expiry_due, replay
+from domain.engine import expiry_due, replay
+from domain.history import NOT_DUE
 from domain.pipeline import Expiry
 from storage.definitions import PRESETS_DIR
 from tests.api.conftest import ADMIN_KEY, bearer

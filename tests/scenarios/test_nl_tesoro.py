@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from domain.engine import BACKWARD, NO_RULE, is_stale
+from domain.engine import is_stale
+from domain.history import BACKWARD, NO_RULE
 from tests.helpers.deal_story import Story, at_day, preset
 from tests.scenarios.api_story import ApiDeal
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from domain.commands import LogAction, Result
 from domain.deal import Deal
-from domain.engine import DealState, Decision
+from domain.engine import Decision
+from domain.history import DealState
 from tests.helpers.clock import T0
 
 if TYPE_CHECKING:
