@@ -119,10 +119,21 @@ def _record(outcome: Outcome, status: int, body: bytes, took: float) -> None:
         outcome.latencies.append(took)
 
 
+def _contact(request: Request) -> object:
+    body = request[2]
+    return body.get("contact_id") if isinstance(body, dict) else None
+
+
 def open_loop(
     base: str, requests: list[Request], rate: float, watch: str | None = None
 ) -> Outcome:
     """Send `requests` at `rate` per second whatever the answers' pace.
+
+    A contact's next action waits for the answer to its previous one, as any
+    client that logs a deal's history in order does: sent at once, two actions
+    of one deal may be stored in either order, and a pipeline that asks a skip
+    for its reason (nl-tesoro) rightly refuses the one stored first. Its latency
+    still counts from when it was due.
 
     `watch`: a path answering `{"data": [{"head": .., "position": ..}]}`, polled
     every 0.1 s meanwhile (the projection's progress).
@@ -155,7 +166,9 @@ async def _open_loop(
 
     watching = asyncio.create_task(watcher(watch)) if watch else None
 
-    async def one(due: float, raw: bytes) -> None:
+    async def one(due: float, raw: bytes, after: asyncio.Task[None] | None) -> None:
+        if after is not None:  # the contact's previous action is answered first
+            await after
         if idle:
             connection = idle.pop()
         else:  # all busy: the server is behind, open another connection
@@ -167,12 +180,17 @@ async def _open_loop(
 
     start = time.perf_counter()
     tasks = []
+    last: dict[object, asyncio.Task[None]] = {}  # each contact's latest request
     for index, raw in enumerate(encoded):
         due = start + index / rate
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(due, raw)))
+        key = _contact(requests[index])
+        task = asyncio.create_task(one(due, raw, last.get(key)))
+        if key is not None:
+            last[key] = task
+        tasks.append(task)
     await asyncio.gather(*tasks)
     outcome.elapsed = time.perf_counter() - start
     sending = False
