@@ -105,12 +105,12 @@ class Consequences:
             target = self.pipeline(target_id, None)
             if now is not None:
                 plan = plan_chain(deal, now, target)
-                if self.holder(plan.entry.entry_id, plan.deal_id, live) is not None:
-                    continue  # logged before: a chain opens its deal once
                 other = self.deal(plan.deal_id, live)
                 if other is None:
                     assert plan.open is not None
                     other = live[plan.deal_id] = plan.open()
+                elif other.entry(plan.entry.entry_id) is not None:
+                    continue  # staged again after a lost race: logged already
                 mark = other.mark()
                 pipeline = self.pipeline(other.pipeline, other.pipeline_version)
                 chained = other.record(pipeline, plan.entry, plan.digest)

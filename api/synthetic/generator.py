@@ -165,7 +165,11 @@ def _commands(
             fields = {**second.fields, "skip_reason": "the step before is logged late"}
             commands[i], commands[i + 1] = replace(second, fields=fields), first
     if len(commands) >= 2 and rng.random() < VOID_RATE:
-        target = commands[rng.randrange(1, len(commands))]
+        # The action logged last, as a wrong-deal log is noticed: voiding one in
+        # the middle re-derives the steps after it, which the rules may rightly
+        # refuse (a Tesoro step then skipped without its reason; a conversion
+        # whose opportunity has been worked on since).
+        target = commands[-1]
         assert isinstance(target, LogAction) and target.action_id is not None
         commands.append(
             VoidAction(target.action_id, reason="logged on the wrong deal", actor=actor)
