@@ -85,10 +85,10 @@ def ledger_statements(schema: Identifier, events: Identifier) -> list[Composed]:
         "h := coalesce(h, decode(repeat('00', 32), 'hex')); "
         "SELECT array_agg(e.notification_id ORDER BY e.notification_id), "
         "array_agg(sha256('\\x00'::bytea || convert_to("
-        "'{{\"deal\":\"' || e.originator_id || '\",\"position\":' || "
-        "e.notification_id || ',\"state\":\"' || "
+        '\'{{"deal":"\' || e.originator_id || \'","position":\' || '
+        'e.notification_id || \',"state":"\' || '
         "replace(encode(e.state, 'base64'), E'\\n', '') || "
-        "'\",\"topic\":\"' || e.topic || '\",\"version\":' || "
+        '\'","topic":"\' || e.topic || \'","version":\' || '
         "e.originator_version || '}}', 'UTF8')) ORDER BY e.notification_id) "
         "INTO ps, ls FROM {0}.{3} AS e WHERE e.notification_id >= first; "
         "FOR i IN 1 .. coalesce(array_length(ps, 1), 0) LOOP "
