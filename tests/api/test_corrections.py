@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from typer.testing import CliRunner
+
+from api.cli import app
 from domain.deal import deal_id_for
 from tests.api.conftest import head
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
     from fastapi.testclient import TestClient
 
 
@@ -399,3 +405,27 @@ def test_a_replay_as_of_a_past_day_leaves_out_what_was_voided_since(
     assert known["phase"] == "viewing"
     assert both["phase"] == "viewing"
     assert not any(e["voided"] for e in both["entries"])
+
+
+def test_an_import_with_a_back_dated_conversion_opens_the_opportunity(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file is written in recording order: the quote request, found later
+    in the paper files, comes after the lead was marked not interested."""
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    monkeypatch.setenv("PHASELOG_DATABASE_URL", settings.database_url)
+    path = tmp_path / "leads.csv"
+    path.write_text(
+        "pipeline,contact_id,type,occurred_at,fields.reason\n"
+        "es-leads,imp,lead_created,2024-03-04T09:00:00Z,\n"
+        "es-leads,imp,marked_not_interested,2024-03-08T09:00:00Z,no budget\n"
+        "es-leads,imp,quote_requested,2024-03-06T09:00:00Z,\n"
+    )
+
+    result = CliRunner().invoke(app, ["import", str(path)])
+
+    assert result.exit_code == 0, result.output
+    opportunity = str(deal_id_for("es-opportunities", "imp", None))
+    assert client.get(f"/v1/deals/{opportunity}").json()["phase"] == "quote_requested"
+    lead = str(deal_id_for("es-leads", "imp", None))
+    assert client.get(f"/v1/deals/{lead}").json()["phase"] == "converted"
