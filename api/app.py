@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import errors
 from api.auth import warn_open
 from api.bootstrap import open_server
-from api.routes import actions, deals, health, pipelines, projections, reports
+from api.routes import actions, audit, deals, health, pipelines, projections, reports
 from api.settings import Settings
 from api.waiting import ProjectionWaits
 from storage import lifeline
@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     # The hottest route answered by Starlette's own routing, ahead of FastAPI's
     # (see `actions.FAST_ROUTES`); under the same middleware and handlers.
     app.router.routes.extend(actions.FAST_ROUTES)
-    for module in (actions, deals, reports, pipelines, projections, health):
+    for module in (actions, deals, reports, pipelines, projections, audit, health):
         app.include_router(module.router)
     app.openapi = lambda: problem_media_type(app)  # type: ignore[method-assign]
     return app

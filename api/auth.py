@@ -29,6 +29,7 @@ WRITE: tuple[Role, ...] = ("agent", "manager", "admin")
 READ_DEALS: tuple[Role, ...] = ("agent", "manager", "auditor", "admin")
 REPORTS: tuple[Role, ...] = ("manager", "auditor", "admin")
 ADMIN: tuple[Role, ...] = ("admin",)
+AUDIT: tuple[Role, ...] = ("auditor", "admin")  # the log's proof
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import ADMIN, READ_DEALS, REPORTS, WRITE, Principal, allow
+from api.auth import ADMIN, AUDIT, READ_DEALS, REPORTS, WRITE, Principal, allow
 from api.errors import NotYetProjected
 from api.settings import Settings
 from domain.errors import InvalidCommand
@@ -41,6 +41,7 @@ Writer = Annotated[Principal, Depends(allow(*WRITE))]
 DealReader = Annotated[Principal, Depends(allow(*READ_DEALS))]
 ReportReader = Annotated[Principal, Depends(allow(*REPORTS))]
 Admin = Annotated[Principal, Depends(allow(*ADMIN))]
+Auditor = Annotated[Principal, Depends(allow(*AUDIT))]
 
 
 async def get_projector(request: Request) -> Projector:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 LEAVES = "log_leaves"
 LEAVES_FUNCTION = "phaselog_add_leaves"
+CHECKPOINTS = "log_checkpoints"  # signed checkpoints, as JSON text (append-only)
 GENESIS = bytes(32)  # the chain hash before the first event
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.sql import SQL, Composed, Identifier
 
-from storage.ledger import LEAVES, LEAVES_FUNCTION, Event, Leaf
+from storage.ledger import CHECKPOINTS, LEAVES, LEAVES_FUNCTION, Event, Leaf
 from storage.log import ACTION_KEYS
 from storage.migrations import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, Migration
 
@@ -101,8 +101,10 @@ def ledger_statements(schema: Identifier, events: Identifier) -> list[Composed]:
     return [table, function]
 
 
-def guard_statements(schema: Identifier, events: Identifier) -> list[Composed]:
-    """Triggers refusing UPDATE, DELETE and TRUNCATE of the events and leaves."""
+def guard_statements(
+    schema: Identifier, tables: Sequence[Identifier]
+) -> list[Composed]:
+    """Triggers refusing UPDATE, DELETE and TRUNCATE of `tables`."""
     guard = Identifier(GUARD_FUNCTION)
     statements = [
         SQL(
@@ -112,7 +114,7 @@ def guard_statements(schema: Identifier, events: Identifier) -> list[Composed]:
             "USING ERRCODE = 'insufficient_privilege'; END $body$"
         ).format(schema, guard)
     ]
-    for table in (events, Identifier(LEAVES)):
+    for table in tables:
         statements += [
             SQL(
                 "CREATE OR REPLACE TRIGGER {2} BEFORE UPDATE OR DELETE ON {0}.{1} "
@@ -136,7 +138,41 @@ class PostgresSchema:
         self.table = SQL("{0}.{1}").format(self.schema, Identifier(SCHEMA_TABLE))
 
     def migrations(self) -> Sequence[Migration]:
-        return (Migration(1, "leaves: each event hashed, chained", self._leaves),)
+        return (
+            Migration(1, "leaves: each event hashed, chained", self._leaves),
+            Migration(2, "signed checkpoints", self._checkpoints_table),
+        )
+
+    def _checkpoints_table(self) -> None:
+        table = Identifier(CHECKPOINTS)
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0}.{1} (id bigserial PRIMARY KEY, "
+                    "checkpoint text NOT NULL)"
+                ).format(self.schema, table)
+            )
+            for statement in guard_statements(self.schema, [table]):
+                curs.execute(statement)
+
+    def add_checkpoint(self, text: str) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL("INSERT INTO {0}.{1} (checkpoint) VALUES (%s)").format(
+                    self.schema, Identifier(CHECKPOINTS)
+                ),
+                (text,),
+            )
+
+    def latest_checkpoint(self) -> str | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT checkpoint FROM {0}.{1} ORDER BY id DESC LIMIT 1").format(
+                    self.schema, Identifier(CHECKPOINTS)
+                )
+            )
+            row: Any = curs.fetchone()
+        return None if row is None else str(row["checkpoint"])
 
     def applied(self) -> set[int]:
         with self.datastore.transaction(commit=True) as curs:
@@ -234,5 +270,6 @@ class PostgresSchema:
                 ),
                 (row["first"],),
             )
-            for statement in guard_statements(self.schema, self.events):
+            tables = [self.events, Identifier(LEAVES)]
+            for statement in guard_statements(self.schema, tables):
                 curs.execute(statement)

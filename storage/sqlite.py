@@ -21,7 +21,7 @@ from eventsourcing.sqlite import (
     SQLiteDatastore,
 )
 
-from storage.ledger import GENESIS, LEAVES, Event, Leaf, leaves_of
+from storage.ledger import CHECKPOINTS, GENESIS, LEAVES, Event, Leaf, leaves_of
 from storage.lockfiles import file_lock, remove_free_lock_files
 from storage.log import ACTION_KEYS, ActionKey
 from storage.migrations import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, Migration
@@ -159,7 +159,28 @@ class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
     def migrations(self) -> Sequence[Migration]:
         return (
             Migration(1, "leaves: each event hashed, chained", self.add_missing_leaves),
+            Migration(2, "signed checkpoints", self._checkpoints_table),
         )
+
+    def _checkpoints_table(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
+                "id INTEGER PRIMARY KEY AUTOINCREMENT, checkpoint TEXT NOT NULL)"
+            )
+
+    def add_checkpoint(self, text: str) -> None:
+        with (
+            sqlite_write_lock(self.db_name),
+            self.datastore.transaction(commit=True) as c,
+        ):
+            c.execute(f"INSERT INTO {CHECKPOINTS} (checkpoint) VALUES (?)", (text,))
+
+    def latest_checkpoint(self) -> str | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT checkpoint FROM {CHECKPOINTS} ORDER BY id DESC LIMIT 1")
+            row = c.fetchone()
+        return None if row is None else str(row[0])
 
     def applied(self) -> set[int]:
         with self.datastore.transaction(commit=True) as c:

@@ -41,6 +41,8 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/v1/pipelines/nl-tesoro", None, EVERYONE),
     ("GET", "/v1/projections", None, READERS),
     ("POST", "/v1/projections/rebuild", None, {ADMIN}),
+    ("GET", "/v1/audit/checkpoint", None, {AUDITOR, ADMIN}),
+    ("GET", f"/v1/deals/{DEAL}/proof", None, {AUDITOR, ADMIN}),
 ]
 
 

@@ -116,4 +116,4 @@ def test_migrations_are_recorded_once(
     with TestClient(create_app(api_settings)):  # a second process opens it
         pass
 
-    assert applied_first == schema.applied() == {1}
+    assert applied_first == schema.applied() == {1, 2}
