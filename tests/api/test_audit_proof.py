@@ -9,10 +9,13 @@ prove a deal's events offline, and fail when any byte changes.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -212,3 +215,44 @@ def test_a_key_file_is_never_overwritten(tmp_path: Path) -> None:
 
     assert code != 0
     assert "never overwritten" in said
+
+
+def test_the_readmes_procedure_checks_a_proof_by_hand(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """The README's three steps, written from it with rfc8785, hashlib and
+    cryptography alone: no phaselog code checks this proof."""
+    key, public = keygen(tmp_path)
+    deal_id = log(client, "ann", "contact_captured", "budget_confirmed", "viewing")
+    log(client, "bob", "contact_captured", "budget_confirmed")
+    signed(client, tmp_path, key)
+    proof = client.get(f"/v1/deals/{deal_id}/proof").json()
+    checkpoint = proof["checkpoint"]
+
+    # 1. the signature, with the pinned key
+    unsigned = {k: v for k, v in checkpoint.items() if k != "signature"}
+    Ed25519PublicKey.from_public_bytes(base64.b64decode(public)).verify(
+        base64.b64decode(checkpoint["signature"]), rfc8785.dumps(unsigned)
+    )
+    for event in proof["events"]:
+        # 2. the leaf
+        content = {
+            "deal": event["deal_id"],
+            "position": event["position"],
+            "state": event["state"],
+            "topic": event["topic"],
+            "version": event["version"],
+        }
+        leaf = hashlib.sha256(b"\x00" + rfc8785.dumps(content)).digest()
+        # 3. the path, as RFC 9162 section 2.1.3.2 folds it
+        fn, sn, r = event["index"], checkpoint["size"] - 1, leaf
+        for sibling in map(bytes.fromhex, event["path"]):
+            if fn & 1 or fn == sn:
+                r = hashlib.sha256(b"\x01" + sibling + r).digest()
+                while not fn & 1 and fn != 0:
+                    fn, sn = fn >> 1, sn >> 1
+            else:
+                r = hashlib.sha256(b"\x01" + r + sibling).digest()
+            fn, sn = fn >> 1, sn >> 1
+        assert sn == 0 and r.hex() == checkpoint["root"]
+    assert len(proof["events"]) == 4
