@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from domain.commands import LogAction, MoveDeal, VoidAction, digest_of
+from domain.commands import LogAction, MoveDeal, Recorder, VoidAction, digest_of
 from domain.deal import KEY_NAMESPACE, Deal, deal_id_for
 from domain.engine import expiry_due, replay
 from domain.errors import ChainedDealActive, InvalidCommand
@@ -151,17 +151,31 @@ def check_void(command: VoidAction) -> None:
     check_line("actor", command.actor, ACTOR_MAX)
 
 
-def plan_void(command: VoidAction, deal_id: uuid.UUID, now: dt.datetime) -> Plan:
-    """The void of an earlier action; its id follows from the voided action's."""
-    entry = Entry(
+def void_entry(
+    action_id: str,
+    reason: str,
+    now: dt.datetime,
+    actor: str | None,
+    recorded_by: Recorder | None,
+) -> Entry:
+    """The void of an earlier action; its id follows from the voided action's,
+    so voiding it twice stores one void."""
+    return Entry(
         kind="void",
-        entry_id=str(uuid.uuid5(KEY_NAMESPACE, f"void\x1f{command.action_id}")),
+        entry_id=str(uuid.uuid5(KEY_NAMESPACE, f"void\x1f{action_id}")),
         occurred_at=now,
         seq=0,
-        voids=command.action_id,
-        reason=command.reason,
-        actor=command.actor,
-        recorded_by=command.recorded_by,
+        voids=action_id,
+        reason=reason,
+        actor=actor,
+        recorded_by=recorded_by,
+    )
+
+
+def plan_void(command: VoidAction, deal_id: uuid.UUID, now: dt.datetime) -> Plan:
+    """The void of an earlier action, on the deal that holds it."""
+    entry = void_entry(
+        command.action_id, command.reason, now, command.actor, command.recorded_by
     )
     return Plan(deal_id, entry, digest_of(command))
 
@@ -265,17 +279,11 @@ def plan_withdrawal(
         raise ChainedDealActive(other.id, other.pipeline, own[0].entry_id)
     how = "voiding" if correction.kind == "void" else "back-dating"
     what = correction.voids if correction.kind == "void" else correction.entry_id
-    entry = Entry(
-        kind="void",
-        entry_id=str(uuid.uuid5(KEY_NAMESPACE, f"void\x1f{chained.entry_id}")),
-        occurred_at=now,
-        seq=0,
-        voids=chained.entry_id,
-        reason=(
-            f"withdrawn: {deal.pipeline} deal {deal.id} no longer enters "
-            f"{was.phase_after!r} after {how} {what!r} there"
-        ),
-        actor=correction.actor,
-        recorded_by=correction.recorded_by,
+    reason = (
+        f"withdrawn: {deal.pipeline} deal {deal.id} no longer enters "
+        f"{was.phase_after!r} after {how} {what!r} there"
+    )
+    entry = void_entry(
+        chained.entry_id, reason, now, correction.actor, correction.recorded_by
     )
     return Plan(other.id, entry, entry.entry_id)
