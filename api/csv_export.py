@@ -1,5 +1,6 @@
-"""Deals as CSV for spreadsheets: every matching row, a page of the read model
-at a time, so an export of 100,000 deals never waits whole in memory.
+"""Deals and timelines as CSV for spreadsheets: every matching row, a page of
+the read model at a time, so an export of 100,000 deals never waits whole in
+memory.
 
 A spreadsheet opens it as the user's Excel expects: `separator=;` (French and
 German Excel read `,` as the decimal comma, and `;` as the list separator) and
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING, Literal
+import json
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi.responses import StreamingResponse
 
-from api.schemas.deals import DealOut
+from api.schemas.deals import DealOut, TimelineEntryOut, TimelineOut
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -31,26 +33,56 @@ def wants_csv(accept: str | None, format_: str | None) -> bool:
 
 
 def csv_response(
-    pages: Iterable[list[DealOut]], filename: str, separator: Separator, bom: bool
+    pages: Iterable[list[dict[str, Any]]],
+    columns: list[str],
+    filename: str,
+    separator: Separator,
+    bom: bool,
 ) -> StreamingResponse:
-    """One row per deal, the columns of `DealOut`; a download named `filename`."""
+    """One row per dict, its `columns` in order; a download named `filename`."""
     return StreamingResponse(
-        _lines(pages, "\t" if separator == "tab" else separator, bom),
+        _lines(pages, columns, "\t" if separator == "tab" else separator, bom),
         media_type=f"{CSV}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
-def _lines(pages: Iterable[list[DealOut]], delimiter: str, bom: bool) -> Iterator[str]:
+def deal_pages(pages: Iterable[list[DealOut]]) -> Iterator[list[dict[str, Any]]]:
+    for page in pages:
+        yield [deal.model_dump(mode="json") for deal in page]
+
+
+DEAL_COLUMNS = list(DealOut.model_fields)
+# A timeline's entries, who stored each beside on whose behalf (`actor`).
+TIMELINE_COLUMNS = [
+    *(n for n in TimelineEntryOut.model_fields if n != "recorded_by"),
+    "recorded_by_via",
+    "recorded_by_name",
+    "recorded_by_key_id",
+]
+
+
+def timeline_rows(timeline: TimelineOut) -> list[dict[str, Any]]:
+    rows = []
+    for entry in timeline.entries:
+        row = entry.model_dump(mode="json")
+        who = row.pop("recorded_by")
+        row["fields"] = json.dumps(row["fields"], ensure_ascii=False)
+        row.update({f"recorded_by_{k}": v for k, v in who.items()})
+        rows.append(row)
+    return rows
+
+
+def _lines(
+    pages: Iterable[list[dict[str, Any]]], columns: list[str], delimiter: str, bom: bool
+) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter)
     if bom:
         out.write("\ufeff")
-    columns = list(DealOut.model_fields)
     writer.writerow(columns)
     for page in pages:
-        for deal in page:
-            row = deal.model_dump(mode="json")
+        for row in page:
             writer.writerow([_cell(row[name]) for name in columns])
         yield out.getvalue()
         out.seek(0)

@@ -11,7 +11,15 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from api.auth import recorder_of
 from api.convert import answer, deal_out, deal_row_out, timeline_out
-from api.csv_export import Separator, csv_response, wants_csv
+from api.csv_export import (
+    DEAL_COLUMNS,
+    TIMELINE_COLUMNS,
+    Separator,
+    csv_response,
+    deal_pages,
+    timeline_rows,
+    wants_csv,
+)
 from api.deps import DealReader, Projected, ReadModels, ReportReader, Tracker, Writer
 from api.errors import command_responses, problem_responses
 from api.schemas.actions import ActionOut, MoveIn
@@ -51,9 +59,18 @@ def move_deal(
 @router.get(
     "/{deal_id}/timeline",
     response_model=TimelineOut,
-    responses=problem_responses(404, 422),
+    responses={
+        **problem_responses(404, 422),
+        200: {
+            "content": {"text/csv": {}},
+            "description": "The timeline; with `Accept: text/csv` (or "
+            "`format=csv`) its entries as a CSV download, who recorded each "
+            "in the recorded_by_* columns",
+        },
+    },
 )
 def get_timeline(
+    request: Request,
     deal_id: uuid.UUID,
     tracker: Tracker,
     _: ReportReader,
@@ -65,9 +82,24 @@ def get_timeline(
         Through | None,
         Query(description="only what was recorded by then (a date: its end)"),
     ] = None,
+    format: Annotated[  # noqa: A002 - the parameter's name in the URL
+        Literal["json", "csv"] | None,
+        Query(description="csv: as `Accept: text/csv`, for a link"),
+    ] = None,
+    separator: Annotated[
+        Separator, Query(description="CSV: `;` for French or German Excel")
+    ] = ",",
+    bom: Annotated[
+        bool, Query(description="CSV: a byte-order mark, for Excel to read UTF-8")
+    ] = False,
 ) -> Response:
-    """Every event in business-time order with the phase before and after it."""
+    """Every event in business-time order with the phase before and after it,
+    who recorded it (`recorded_by`) and on whose behalf (`actor`)."""
     timeline = timeline_out(tracker.timeline(deal_id, as_of=as_of, known_at=known_at))
+    if wants_csv(request.headers.get("accept"), format):
+        name = f"timeline-{deal_id}.csv"
+        rows = [timeline_rows(timeline)]
+        return csv_response(rows, TIMELINE_COLUMNS, name, separator, bom)
     # Rendered here, in the worker thread: returned as a model, it would be
     # validated again on a second thread-pool hop and rendered on the event
     # loop. The same JSON and the same documented schema.
@@ -141,7 +173,8 @@ def list_deals(
     start = None if cursor is None else str(cursor)
     if wants_csv(request.headers.get("accept"), format):
         name = f"deals-{pipeline or 'all'}-{now.date().isoformat()}.csv"
-        return csv_response(pages(CSV_PAGE, start), name, separator, bom)
+        rows = deal_pages(pages(CSV_PAGE, start))
+        return csv_response(rows, DEAL_COLUMNS, name, separator, bom)
     page = search(limit=limit, cursor=start)
     return DealsPage(
         data=[deal_row_out(row, tracker, now) for row in page.rows],

@@ -5,6 +5,9 @@ free-text "on behalf of"."""
 from __future__ import annotations
 
 import concurrent.futures
+import csv
+import io
+import json
 from typing import TYPE_CHECKING, Any
 
 from typer.testing import CliRunner
@@ -178,3 +181,31 @@ def test_an_import_records_its_operator(
     said = " ".join(first.output.split())
     assert "recorded by migration-2024 (command line), on behalf of bob" in said
     assert "recorded by erika (command line)" in " ".join(second.output.split())
+
+
+def test_the_timeline_export_says_who_recorded_each_entry_and_for_whom(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    logged = client.post(
+        "/v1/actions",
+        json=action(actor="ann.agent", fields={"source": "phone"}),
+        headers=bearer(keys["agent"]),
+    ).json()
+
+    answer = client.get(
+        f"/v1/deals/{logged['deal_id']}/timeline",
+        params={"format": "csv", "separator": ";"},
+    )
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert "timeline-" in answer.headers["content-disposition"]
+    [row] = list(csv.DictReader(io.StringIO(answer.text), delimiter=";"))
+    agent = key_row(client, keys["agent"])
+    assert (row["actor"], row["recorded_by_name"], row["recorded_by_key_id"]) == (
+        "ann.agent",
+        agent.name,
+        agent.key_id,
+    )
+    assert row["recorded_by_via"] == "api_key"
+    assert json.loads(row["fields"]) == {"source": "phone"}
