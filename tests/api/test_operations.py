@@ -112,6 +112,8 @@ def test_openapi_lists_every_route_with_schemas_and_problems(
         ("get", "/v1/pipelines/{pipeline_id}"),
         ("get", "/v1/projections"),
         ("post", "/v1/projections/rebuild"),
+        ("get", "/v1/audit/checkpoint"),
+        ("get", "/v1/deals/{deal_id}/proof"),
         ("get", "/healthz"),
         ("get", "/readyz"),
     }
