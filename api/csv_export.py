@@ -91,6 +91,15 @@ def _lines(
         yield out.getvalue()  # the header of an export without rows
 
 
+# A text a spreadsheet would run as a formula (`=HYPERLINK(...)` in a note a
+# client typed): a leading apostrophe keeps it text, as OWASP advises for CSV.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: object) -> object:
     # Spreadsheets and mail tools expect JSON's spelling, not Python's True.
-    return str(value).lower() if isinstance(value, bool) else value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -157,6 +157,30 @@ def test_csv_brings_every_matching_deal_as_a_download(
     assert {r["phase_label"] for r in rows} == {"Lead"}
 
 
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_stays_text(
+    client: TestClient,
+) -> None:
+    """OWASP's CSV injection: a leading apostrophe keeps `=...` a text."""
+    formula = '=HYPERLINK("http://evil.example","x")'
+    deal = client.post(
+        "/v1/actions",
+        json=action(contact_id="@sum", note=formula, fields={"owner": "-1+1"}),
+    ).json()
+
+    deals = client.get(
+        "/v1/deals", params={"format": "csv", "after": deal["position"]}
+    ).text
+    timeline = client.get(
+        f"/v1/deals/{deal['deal_id']}/timeline", params={"format": "csv"}
+    ).text
+
+    [row] = list(csv.DictReader(io.StringIO(deals)))
+    assert (row["contact_id"], row["owner"]) == ("'@sum", "'-1+1")
+    [entry] = list(csv.DictReader(io.StringIO(timeline)))
+    assert entry["note"] == "'" + formula
+    assert entry["recorded_by_via"] == "api_key"  # plain text stays as it is
+
+
 @pytest.mark.parametrize(
     ("moment", "shown"),
     [("2024-03-05", ["lead", "qualification"]), ("2024-03-04", ["lead"])],
