@@ -14,7 +14,10 @@ router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
 
 @router.get("", responses=problem_responses())
 def list_pipelines(tracker: Tracker, _: DealReader) -> PipelinesOut:
-    """The latest version of every pipeline, with its phase and action keys."""
+    """The latest version of every pipeline the database holds, with its phase
+    and action keys: registered by this server or by any other process."""
+    latest = {p.id: p for p in tracker.registered_pipelines()}
+    latest.update((p.id, p) for p in tracker.pipelines())  # what this one uses
     return PipelinesOut(
         data=[
             PipelineSummary(
@@ -24,7 +27,7 @@ def list_pipelines(tracker: Tracker, _: DealReader) -> PipelinesOut:
                 phases=[phase.key for phase in p.phases],
                 actions=[action.key for action in p.actions],
             )
-            for p in tracker.pipelines()
+            for _, p in sorted(latest.items())
         ]
     )
 

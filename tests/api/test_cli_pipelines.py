@@ -6,11 +6,14 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from api.app import create_app
 from api.bootstrap import open_tracker
 from api.cli import app
 from storage.definitions import load_presets
+from tests.api.conftest import ADMIN_KEY, bearer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -193,3 +196,19 @@ def test_validate_prints_only_the_real_errors_with_their_paths(tmp_path: Path) -
         "'^[a-z][a-z0-9_-]*$'; actions[0] (a).colour: Extra inputs are not "
         "permitted\n"
     )
+
+
+def test_the_api_lists_what_the_database_holds_not_only_what_it_registered(
+    acme_registered: Path, api_settings: Settings
+) -> None:
+    """A server started without the folder still lists (and shows) acme-leads,
+    which another command registered and stored deals of."""
+    with TestClient(create_app(api_settings), headers=bearer(ADMIN_KEY)) as client:
+        listed = client.get("/v1/pipelines").json()["data"]
+        shown = client.get("/v1/pipelines/acme-leads")
+
+    ids = [p["id"] for p in listed]
+    assert "acme-leads" in ids
+    assert set(load_presets()) <= set(ids)
+    assert ids == sorted(ids)
+    assert shown.status_code == 200
