@@ -199,10 +199,16 @@ def test_validate_prints_only_the_real_errors_with_their_paths(tmp_path: Path) -
 
 
 def test_the_api_lists_what_the_database_holds_not_only_what_it_registered(
-    acme_registered: Path, api_settings: Settings
+    tmp_path: Path, api_settings: Settings
 ) -> None:
-    """A server started without the folder still lists (and shows) acme-leads,
-    which another command registered and stored deals of."""
+    """acme-leads registered by another process, no deal of it yet: a server
+    started without the folder lists (and shows) it too."""
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "acme-leads.yaml").write_text(ACME)
+    elsewhere = api_settings.model_copy(update={"pipelines_dir": folder})
+    open_tracker(elsewhere).close()  # registers it, stores nothing else
+
     with TestClient(create_app(api_settings), headers=bearer(ADMIN_KEY)) as client:
         listed = client.get("/v1/pipelines").json()["data"]
         shown = client.get("/v1/pipelines/acme-leads")
