@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.errors import InvalidCommand
 from domain.guards import (
+    Standing,
     check_action,
     check_action_skip,
     check_field,
@@ -37,6 +38,7 @@ from domain.history import (
     Entry,
     Interval,
     Step,
+    Stood,
 )
 
 if TYPE_CHECKING:
@@ -346,13 +348,12 @@ def _corrected(pipeline: Pipeline, entries: Sequence[Entry], new: Entry) -> _Fol
             and _business_order(entry) >= point
         )
         later = None if entry is new else entry
-        # The deal as it then stood, for what a move or an action's skip passes.
-        standing = (
-            fold.state() if checked and entry.kind in ("move", "action") else None
-        )
-        if standing is not None and entry.kind == "move":
+        # The deal as it then stood, for what a move or an action's skip
+        # passes: the fold's phase, kind and held phase before this entry.
+        if checked and entry.kind == "move":
             with _rederiving(later, new):
-                check_move(pipeline, standing, entry)
+                check_move(pipeline, fold, entry)
+        standing = Stood(fold.phase, fold.kind, fold.held_phase)
         fold.apply(entry)
         if checked:
             action = standing if entry.kind == "action" else None
@@ -365,7 +366,7 @@ def _check_entered(
     step: Step,
     later: Entry | None,
     cause: Entry | None = None,
-    before: DealState | None = None,
+    before: Standing | None = None,
 ) -> None:
     """The fields the phase a step enters requires, from the step's own entry;
     for an action, given the deal `before` it, the phases it skips."""

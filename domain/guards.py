@@ -8,15 +8,29 @@ the fields the phase it enters requires, and an action's skip policy.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from domain.errors import InvalidCommand
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from domain.history import DealState, Entry
-    from domain.pipeline import FieldSpec, Pipeline
+    from domain.history import Entry
+    from domain.pipeline import FieldSpec, PhaseKind, Pipeline
+
+
+class Standing(Protocol):
+    """Where a deal stands, as a move or an action's skip is judged: a
+    `DealState`, or the engine's fold while it re-derives a correction."""
+
+    @property
+    def phase(self) -> str | None: ...
+
+    @property
+    def kind(self) -> PhaseKind | None: ...
+
+    @property
+    def held_phase(self) -> str | None: ...
 
 
 def check_action(pipeline: Pipeline, entry: Entry) -> None:
@@ -43,7 +57,7 @@ def check_action(pipeline: Pipeline, entry: Entry) -> None:
 SKIP_REASON = "skip_reason"  # the action's field that says why it skips phases
 
 
-def check_move(pipeline: Pipeline, state: DealState, entry: Entry) -> None:
+def check_move(pipeline: Pipeline, state: Standing, entry: Entry) -> None:
     target = entry.phase
     if not target or not pipeline.has_phase(target):
         raise InvalidCommand("phase", f"unknown phase {target!r} in {pipeline.id}")
@@ -66,7 +80,7 @@ def check_move(pipeline: Pipeline, state: DealState, entry: Entry) -> None:
 
 
 def check_action_skip(
-    pipeline: Pipeline, before: DealState, entry: Entry, target: str
+    pipeline: Pipeline, before: Standing, entry: Entry, target: str
 ) -> None:
     """An action whose rule moves the deal past open phases, under the pipeline's
     `action_skip_policy`: `reason` asks for `fields.skip_reason`.
@@ -93,7 +107,7 @@ def check_action_skip(
         )
 
 
-def _skipped(pipeline: Pipeline, state: DealState, target: str) -> list[str]:
+def _skipped(pipeline: Pipeline, state: Standing, target: str) -> list[str]:
     """The open phases a move from `state` to `target` passes over."""
     kind = pipeline.phase(target).kind
     if kind not in ("open", "won") or state.kind in ("won", "lost"):

@@ -109,3 +109,12 @@ class DealState:
             self.last_activity_at,
             dict(self.phase_fields),
         )
+
+
+class Stood(NamedTuple):
+    """Where a deal stood before an entry, as a move or an action's skip is
+    judged (`guards.Standing`); kept cheaply while a correction re-derives."""
+
+    phase: str | None
+    kind: PhaseKind | None
+    held_phase: str | None
