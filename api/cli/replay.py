@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from domain.commands import Timeline
-    from domain.history import Step
+    from domain.history import Entry, Step
 
 INDENT = "  "
 
@@ -140,12 +140,12 @@ def timeline_lines(
     if moments:
         lines.append(", ".join(moments))
     for step in timeline.steps:
-        lines += _entry(step, width)
+        lines += _entry(step, width, timeline.voids.get(step.entry.entry_id))
     lines.append(f"phase: {timeline.state.phase or '-'}")
     return lines
 
 
-def _entry(step: Step, width: int) -> list[str]:
+def _entry(step: Step, width: int, void: Entry | None = None) -> list[str]:
     entry = step.entry
     when = f"{_when(entry.occurred_at)}"
     if entry.recorded_at is not None:
@@ -158,8 +158,11 @@ def _entry(step: Step, width: int) -> list[str]:
     else:
         what = entry.kind
     what += f": {step.phase_before or '-'} -> {step.phase_after or '-'}"
-    if step.effect not in (MOVED, VOID):
-        what += f" ({'voided later' if step.effect == VOIDED else step.effect})"
+    if step.effect == VOIDED:
+        by = f"by {void.entry_id}: {void.reason}" if void is not None else "later"
+        what += f" (voided {by})"
+    elif step.effect not in (MOVED, VOID):
+        what += f" ({step.effect})"
     who = f"id {entry.entry_id}, recorded by {_recorder(entry.recorded_by)}"
     who += f", on behalf of {entry.actor}" if entry.actor else ""
     lines = [

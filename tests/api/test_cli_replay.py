@@ -85,6 +85,9 @@ def test_replay_by_the_deals_keys_shows_when_each_entry_was_recorded(
             by_keys.output
         )
     assert "void of s-2: documentation_sent -> documentation_sent" in by_keys.output
+    void = next(e for e in entries if e.kind == "void")
+    said = " ".join(by_keys.output.split())
+    assert f"(voided by {void.entry_id}: logged on the wrong deal)" in said
     assert "phase: documentation_sent" in by_keys.output
 
 
