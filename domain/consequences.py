@@ -16,6 +16,7 @@ from domain import planning
 from domain.deal import Deal, DealMark, deal_id_for
 from domain.errors import DealNotFound
 from domain.history import TERMINAL
+from domain.pipeline import TERMINAL_KINDS
 from domain.planning import Plan, chain_id, plan_chain, starts_process
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from domain.ports import Clock, EventStore
 
     PipelineOf = Callable[[str, int | None], Pipeline]
-
-CLOSED = ("won", "lost")
 
 
 class Deals(dict[uuid.UUID, Deal]):
@@ -66,7 +65,7 @@ class Consequences:
         the command starts one (`planning.starts_process`); else this deal,
         whose history it then is (a win-back, a late note, a correction of
         this deal's own past)."""
-        while decision.before.kind in CLOSED:
+        while decision.before.kind in TERMINAL_KINDS:
             closed_at = decision.before.phase_since
             if decision.corrected and closed_at and plan.entry.occurred_at < closed_at:
                 break
@@ -114,7 +113,7 @@ class Consequences:
                 mark = other.mark()
                 pipeline = self.pipeline(other.pipeline, other.pipeline_version)
                 chained = other.record(pipeline, plan.entry, plan.digest)
-                if chained.before.kind in CLOSED:
+                if chained.before.kind in TERMINAL_KINDS:
                     other, _ = self.process(other, plan, chained, mark, live)
             else:
                 assert was is not None

@@ -25,7 +25,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain import planning
 from domain.commands import Result
-from domain.consequences import CLOSED, Consequences, Deals
+from domain.consequences import Consequences, Deals
 from domain.deal import Deal, deal_id_for
 from domain.engine import replay
 from domain.errors import (
@@ -35,6 +35,7 @@ from domain.errors import (
     PhaselogError,
     release,
 )
+from domain.pipeline import TERMINAL_KINDS
 from domain.planning import Plan
 from domain.staging import (
     UNREACHABLE,
@@ -194,7 +195,7 @@ class Writer:
                 else:
                     mark = deal.mark()
                     decision = deal.record(pipeline, plan.entry, plan.digest, prior)
-                    if plan.open is not None and decision.before.kind in CLOSED:
+                    if plan.open is not None and decision.before.kind in TERMINAL_KINDS:
                         deal, decision = self.after.process(
                             deal, plan, decision, mark, live
                         )
