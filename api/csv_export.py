@@ -13,8 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from fastapi import Query
 from fastapi.responses import StreamingResponse
 
 from api.schemas.deals import DealOut, TimelineEntryOut, TimelineOut
@@ -24,6 +25,17 @@ if TYPE_CHECKING:
 
 Separator = Literal[",", ";", "tab"]
 CSV = "text/csv"
+# The query parameters of a route that answers CSV as well as JSON.
+Format = Annotated[
+    Literal["json", "csv"] | None,
+    Query(description="csv: as `Accept: text/csv`, for a link"),
+]
+SeparatorParam = Annotated[
+    Separator, Query(description="CSV: `;` for French or German Excel")
+]
+Bom = Annotated[
+    bool, Query(description="CSV: a byte-order mark, for Excel to read UTF-8")
+]
 
 
 def wants_csv(accept: str | None, format_: str | None) -> bool:

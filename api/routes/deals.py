@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -14,7 +14,9 @@ from api.convert import answer, deal_out, deal_row_out, timeline_out
 from api.csv_export import (
     DEAL_COLUMNS,
     TIMELINE_COLUMNS,
-    Separator,
+    Bom,
+    Format,
+    SeparatorParam,
     csv_response,
     deal_pages,
     timeline_rows,
@@ -82,16 +84,9 @@ def get_timeline(
         Through | None,
         Query(description="only what was recorded by then (a date: its end)"),
     ] = None,
-    format: Annotated[  # noqa: A002 - the parameter's name in the URL
-        Literal["json", "csv"] | None,
-        Query(description="csv: as `Accept: text/csv`, for a link"),
-    ] = None,
-    separator: Annotated[
-        Separator, Query(description="CSV: `;` for French or German Excel")
-    ] = ",",
-    bom: Annotated[
-        bool, Query(description="CSV: a byte-order mark, for Excel to read UTF-8")
-    ] = False,
+    format: Format = None,  # noqa: A002 - the parameter's name in the URL
+    separator: SeparatorParam = ",",
+    bom: Bom = False,
 ) -> Response:
     """Every event in business-time order with the phase before and after it,
     who recorded it (`recorded_by`) and on whose behalf (`actor`)."""
@@ -134,16 +129,9 @@ def list_deals(
     cursor: Annotated[
         uuid.UUID | None, Query(description="next_cursor of the previous page")
     ] = None,
-    format: Annotated[  # noqa: A002 - the parameter's name in the URL
-        Literal["json", "csv"] | None,
-        Query(description="csv: as `Accept: text/csv`, for a link"),
-    ] = None,
-    separator: Annotated[
-        Separator, Query(description="CSV: `;` for French or German Excel")
-    ] = ",",
-    bom: Annotated[
-        bool, Query(description="CSV: a byte-order mark, for Excel to read UTF-8")
-    ] = False,
+    format: Format = None,  # noqa: A002 - the parameter's name in the URL
+    separator: SeparatorParam = ",",
+    bom: Bom = False,
 ) -> DealsPage | Response:
     """Deals by filter, from the projection; a page of JSON, or all as CSV."""
     if phase is not None:
