@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import errors
 from api.auth import warn_open
 from api.bootstrap import open_server
+from api.pages import install as install_pages
 from api.routes import actions, audit, deals, health, pipelines, projections, reports
 from api.settings import Settings
 from api.waiting import ProjectionWaits
@@ -63,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.routes.extend(actions.FAST_ROUTES)
     for module in (actions, deals, reports, pipelines, projections, audit, health):
         app.include_router(module.router)
+    install_pages(app)
     app.openapi = lambda: problem_media_type(app)  # type: ignore[method-assign]
     return app
 

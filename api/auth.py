@@ -87,13 +87,23 @@ async def authenticate(request: Request) -> Principal:
     keys: KeyStore = request.app.state.keys
     header = request.headers.get("authorization")
     if header is None:
-        if not keys.known_not_empty and await run_in_threadpool(keys.empty):
+        if await runs_open(keys):
             return Principal("admin", open_mode=True)
         raise _unauthorized("missing Authorization: Bearer <key>")
     scheme, _, key = header.partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
         raise _unauthorized("expected Authorization: Bearer <key>")
+    return await identify(keys, key)
+
+
+async def runs_open(keys: KeyStore) -> bool:
+    """No key exists: every caller is admin (loopback only, see `check_bind`)."""
+    return not keys.known_not_empty and await run_in_threadpool(keys.empty)
+
+
+async def identify(keys: KeyStore, key: str) -> Principal:
+    """The holder of `key`; 401 if it is unknown or revoked."""
     found = keys.remembered(key) or await run_in_threadpool(keys.identify, key)
     if found is None:
         raise _unauthorized("unknown API key")

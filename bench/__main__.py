@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.db import DEFAULT_POSTGRES
-from bench.run import SIZES, run_database
+from bench.run import SIZES, run_database, run_pages
 from bench.table import Figure, render, to_json
 
 if TYPE_CHECKING:
@@ -25,25 +25,29 @@ if TYPE_CHECKING:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run every benchmark and print the table")
-    run.add_argument("--size", choices=list(SIZES), default="small")
-    run.add_argument(
-        "--database", choices=["postgres", "sqlite", "both"], default="both"
-    )
-    run.add_argument(
-        "--postgres",
-        default=os.environ.get("BENCH_POSTGRES_DSN", DEFAULT_POSTGRES),
-        help="server to use; each run creates and drops its own schema",
-    )
-    run.add_argument("--seed", type=int, default=7)
-    run.add_argument("--json", type=Path, help="also write the figures here")
-    run.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="first wait up to this long for a load average below 0.7",
-    )
+    for name, says in (
+        ("run", "run every benchmark and print the table"),
+        ("pages", "only the pages' timings, on an imported history"),
+    ):
+        run = commands.add_parser(name, help=says)
+        run.add_argument("--size", choices=list(SIZES), default="small")
+        run.add_argument(
+            "--database", choices=["postgres", "sqlite", "both"], default="both"
+        )
+        run.add_argument(
+            "--postgres",
+            default=os.environ.get("BENCH_POSTGRES_DSN", DEFAULT_POSTGRES),
+            help="server to use; each run creates and drops its own schema",
+        )
+        run.add_argument("--seed", type=int, default=7)
+        run.add_argument("--json", type=Path, help="also write the figures here")
+        run.add_argument(
+            "--wait-quiet",
+            type=float,
+            default=0,
+            metavar="SECONDS",
+            help="first wait up to this long for a load average below 0.7",
+        )
     args = parser.parse_args(argv)
 
     def say(message: str) -> None:
@@ -57,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     figures: list[Figure] = []
     for database in databases:
-        figures += run_database(database, size, args.postgres, args.seed, say)
+        measure = run_pages if args.command == "pages" else run_database
+        figures += measure(database, size, args.postgres, args.seed, say)
     meta = {
         "size": args.size,
         "actions": size.actions,
@@ -67,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "load_average_before": round(load_before, 2),
         "seconds": round(time.perf_counter() - started, 1),
-        "command": "python -m bench run "
+        "command": f"python -m bench {args.command} "
         + " ".join(sys.argv[2:] if argv is None else argv[1:]),
     }
     print(render(figures))

@@ -277,6 +277,7 @@ def _reads(
             f"/v1/reports/time-in-stage?pipeline={pipeline}&{quarter}",
             "",
         ),
+        *page_reads(pipeline, owner),
     ]
     for name, path, target in reads:
         outcome = load.sequential(base, ("GET", path, None), size.repeats)
@@ -298,6 +299,18 @@ def _reads(
         base, ("GET", f"/v1/deals/{deal_id}/timeline", None), size.repeats
     )
     _check(timeline, say)
+    deal_page = load.sequential(base, ("GET", f"/deals/{deal_id}", None), size.repeats)
+    _check(deal_page, say)
+    figures.append(
+        Figure(
+            database,
+            f"deal page p50 ({TIMELINE_EVENTS} events)",
+            percentile(deal_page.latencies, 0.5) * MS,
+            "ms",
+            higher_is_better=False,
+            count=deal_page.done,
+        )
+    )
     floor = load.sequential(base, ("GET", "/healthz", None), size.repeats)
     figures.append(
         Figure(
@@ -314,6 +327,72 @@ def _reads(
     )
     for figure in figures:
         say(f"  {database}: {figure.name}: {figure.ours:.2f} ms")
+    return figures
+
+
+def page_reads(pipeline: str, owner: str) -> list[tuple[str, str, str]]:
+    """The pages people look at, signed in by the cookie (`wire.AUTH`)."""
+    return [
+        ("board page", f"/pipelines/{pipeline}/board", "<= 50"),
+        ("board page, one owner", f"/pipelines/{pipeline}/board?{owner}", ""),
+        ("funnel page", f"/pipelines/{pipeline}/funnel", "<= 50"),
+        ("time-in-stage page", f"/pipelines/{pipeline}/time-in-stage", ""),
+        ("stale page", f"/pipelines/{pipeline}/stale", ""),
+        ("lost reasons page", f"/pipelines/{pipeline}/lost-reasons", ""),
+    ]
+
+
+def run_pages(
+    database: str,
+    size: Size,
+    postgres_dsn: str,
+    seed: int,
+    say: Callable[[str], None],
+) -> list[Figure]:
+    """The pages alone (`python -m bench pages`): the history imported and
+    rebuilt as `run_database` does, then each page read as a person reads it."""
+    with scratch(database, postgres_dsn, "pages") as url:
+        say(f"{database}: importing {size.actions:,} actions")
+        import_history(url, size.actions, seed)
+        checkpoint(url)
+        rebuild_in_subprocess(url)
+        checkpoint(url)
+        with serve("bench.server:phaselog_app", url, workers=WORKERS) as base:
+            owner = f"owner={ACTORS[2]}"
+            figures = _timed(
+                database, base, size, page_reads(REPORT_PIPELINE, owner), say
+            )
+            deal_id = _timeline_deal(base)
+            figures += _timed(
+                database, base, size, [("deal page", f"/deals/{deal_id}", "")], say
+            )
+    return figures
+
+
+def _timed(
+    database: str,
+    base: str,
+    size: Size,
+    reads: list[tuple[str, str, str]],
+    say: Callable[[str], None],
+) -> list[Figure]:
+    figures: list[Figure] = []
+    for name, path, target in reads:
+        outcome = load.sequential(base, ("GET", path, None), size.repeats)
+        _check(outcome, say)
+        for share in (0.5, 0.99):
+            figures.append(
+                Figure(
+                    database,
+                    f"{name} p{share * 100:.0f} ({REPORT_PIPELINE})",
+                    percentile(outcome.latencies, share) * MS,
+                    "ms",
+                    target=target if share == 0.5 else "",
+                    higher_is_better=False,
+                    count=outcome.done,
+                )
+            )
+            say(f"  {database}: {figures[-1].name}: {figures[-1].ours:.2f} ms")
     return figures
 
 

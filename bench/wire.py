@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 # The bench server is keyed (`bench.server`), as a deployment is: requests carry
 # an admin key, so auth is measured as it runs in production, not in open mode.
 BENCH_KEY = "plk_bench-only-key-not-secret"
-AUTH = {"Authorization": f"Bearer {BENCH_KEY}"}
+# The pages take the key from their sign-in cookie; the API ignores cookies.
+AUTH = {"Authorization": f"Bearer {BENCH_KEY}", "Cookie": f"phaselog_key={BENCH_KEY}"}
 
 
 def encode(host: str, method: str, path: str, body: Any) -> bytes:

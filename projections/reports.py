@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from projections.cards import BoardCards
 from projections.deal_list import DealList
 from projections.expiring import DueExpiries
 from projections.funnel import FunnelReport
@@ -29,7 +30,8 @@ class Reports:
     """Read-only answers from `deal_phases` and `phase_intervals`.
 
     Each answer is its report's own method, with its signature:
-    `deals`, `stale`, `expiring`, `funnel`, `time_in_stage`, `lost_reasons`.
+    `deals`, `stale`, `expiring`, `funnel`, `time_in_stage`, `lost_reasons`;
+    the board's `cards` and `owners`.
     """
 
     def __init__(self, tracker: PhaseTracker) -> None:
@@ -44,3 +46,6 @@ class Reports:
         self.funnel = FunnelReport(self.store).funnel
         self.time_in_stage = stages.time_in_stage
         self.lost_reasons = LostReasonsReport(self.store).lost_reasons
+        board = BoardCards(self.store)
+        self.cards = board.cards
+        self.owners = board.owners

@@ -1,0 +1,172 @@
+"""The board of a pipeline: a column per phase in order, with its deal count and
+amount total, a card per deal with its days in the phase, coloured as it rots;
+paused and closed phases folded at the end. Filters: owner, object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.auth import READ_DEALS, Principal
+from api.convert import days_since, deal_row_out
+from api.csv_export import DEAL_COLUMNS, Separator, csv_response, deal_pages
+from api.deps import ReadModels, Tracker
+from api.pages.common import failed, pipeline_of, query
+from api.pages.render import Page, render
+from api.pages.session import viewer
+from domain.errors import PhaselogError
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Iterator
+
+    from api.schemas.deals import DealOut
+    from domain.pipeline import Phase, Pipeline
+    from projections.models import DealRow
+    from projections.reports import Reports
+
+router = APIRouter(include_in_schema=False)
+Viewer = Annotated[Principal, Depends(viewer(*READ_DEALS))]
+
+CARDS = 50  # a column's cards; the rest are counted and exported
+CSV_PAGE = 1_000  # deals an export reads at a time
+AGEING = 0.75  # of the stale threshold: a card turns amber
+
+
+@dataclass(frozen=True)
+class Card:
+    deal: DealRow
+    days: int | None
+    rot: str  # fresh, ageing, rotten, paused or closed
+    overdue: int | None
+
+
+@dataclass
+class Column:
+    phase: Phase
+    count: int = 0
+    totals: list[tuple[str | None, float]] = field(default_factory=list)
+    cards: list[Card] = field(default_factory=list)
+
+    @property
+    def more(self) -> int:
+        return max(self.count - len(self.cards), 0)
+
+
+@router.get("/pipelines/{pipeline_id}/board", response_class=HTMLResponse)
+def board(
+    request: Request,
+    pipeline_id: str,
+    tracker: Tracker,
+    reports: ReadModels,
+    who: Viewer,
+) -> HTMLResponse:
+    pipeline = None
+    try:
+        pipeline = pipeline_of(tracker, pipeline_id)
+        asked = query(request, owner="key", object="key")
+        page = Page(request, who, pipeline, now=tracker.clock())
+        columns = _columns(reports, pipeline, page.now, asked["owner"], asked["object"])
+    except PhaselogError as error:
+        return failed(request, who, error, pipeline)
+    return render(
+        page,
+        "board.html",
+        active="board",
+        working=[c for c in columns if c.phase.kind == "open"],
+        folded=[c for c in columns if c.phase.kind != "open"],
+        owner=asked["owner"],
+        object_id=asked["object"],
+        owners=reports.owners(pipeline.id),
+        mine=who.name,
+    )
+
+
+def _columns(
+    reports: Reports,
+    pipeline: Pipeline,
+    now: dt.datetime,
+    owner: str | None,
+    object_id: str | None,
+) -> list[Column]:
+    columns = {phase.key: Column(phase) for phase in pipeline.phases}
+    for total in reports.board_totals(pipeline, owner=owner, object_id=object_id):
+        column = columns.get(total.phase)
+        if column is None:  # a phase an earlier version had
+            continue
+        column.count += total.count
+        if total.amount is not None:
+            column.totals.append((total.currency, total.amount))
+    for column in columns.values():
+        if column.count:
+            rows = reports.cards(
+                pipeline.id,
+                column.phase.key,
+                now=now,
+                owner=owner,
+                object_id=object_id,
+                limit=CARDS,
+            )
+            column.cards = [_card(column.phase, row, now) for row in rows]
+    order = {"open": 0, "paused": 1, "won": 2, "lost": 3}
+    return sorted(columns.values(), key=lambda c: order.get(c.phase.kind, 4))
+
+
+def _card(phase: Phase, row: DealRow, now: dt.datetime) -> Card:
+    days = days_since(row.phase_since, now)
+    if phase.kind != "open":
+        return Card(row, days, "paused" if phase.kind == "paused" else "closed", None)
+    if row.stale and row.stale_at is not None:
+        return Card(row, days, "rotten", days_since(row.stale_at, now))
+    threshold = phase.stale_after_days
+    if threshold and days is not None and days >= AGEING * threshold:
+        return Card(row, days, "ageing", None)
+    return Card(row, days, "fresh", None)
+
+
+@router.get("/pipelines/{pipeline_id}/deals.csv")
+def deals_csv(
+    request: Request,
+    pipeline_id: str,
+    tracker: Tracker,
+    reports: ReadModels,
+    who: Viewer,
+) -> Response:
+    """A board column's deals, every one (the board shows the first `CARDS`),
+    as the deal list's CSV; with `;` and a byte-order mark where the page's
+    language has Excel read `,` as the decimal comma."""
+    pipeline = None
+    try:
+        pipeline = pipeline_of(tracker, pipeline_id)
+        asked = query(request, phase="key", owner="key", object="key")
+        page = Page(request, who, pipeline, now=tracker.clock())
+    except PhaselogError as error:
+        return failed(request, who, error, pipeline)
+    now = page.now
+    search = partial(
+        reports.deals,
+        pipeline=pipeline.id,
+        phase=asked["phase"],
+        contact_id=None,
+        object_id=asked["object"],
+        owner=asked["owner"],
+        stale=None,
+        now=now,
+    )
+
+    def pages() -> Iterator[list[DealOut]]:
+        after = None
+        while True:
+            found = search(limit=CSV_PAGE, cursor=after)
+            yield [deal_row_out(row, tracker, now) for row in found.rows]
+            if found.next_cursor is None:
+                return
+            after = found.next_cursor
+
+    name = f"deals-{pipeline.id}-{asked['phase'] or 'all'}-{now.date().isoformat()}.csv"
+    separator: Separator = "," if page.language == "en" else ";"
+    return csv_response(deal_pages(pages()), DEAL_COLUMNS, name, separator, True)
