@@ -79,6 +79,8 @@ class DealRow:
     stale: bool
     lost_reason: str | None
     stale_at: dt.datetime | None = None
+    amount: float | None = None  # `fields.amount`, latest set
+    currency: str | None = None  # `fields.currency`, latest set
 
 
 @dataclass(frozen=True)
