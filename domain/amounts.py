@@ -103,8 +103,14 @@ NO_MONEY = Money()
 
 
 def weighted(amount: float | Decimal | None, probability: int | None) -> float | None:
-    """`amount` x `probability` %, to the cent (half up); None without either."""
+    """`amount` x `probability` %, to the cent; None without either."""
     if amount is None or probability is None:
         return None
     exact = Decimal(repr(amount)) if isinstance(amount, float) else amount
-    return float((exact * probability / 100).quantize(CENT, ROUND_HALF_UP))
+    return cents(exact * probability / 100)
+
+
+def cents(value: float | Decimal) -> float:
+    """`value` rounded to the cent, half up (a float by its shortest text)."""
+    exact = Decimal(repr(value)) if isinstance(value, float) else value
+    return float(exact.quantize(CENT, ROUND_HALF_UP))

@@ -1,15 +1,16 @@
 """Queries over the read models: deal lists, funnel, time-in-stage, stale, lost reasons.
 
 One module per report (`deal_list`, `stale`, `expiring`, `funnel`,
-`time_in_stage`, `lost_reasons`); `Reports` gathers them for the API. Aggregates
-are computed by the database (GROUP BY); time-in-stage statistics come from
-`projections.stages`.
+`time_in_stage`, `lost_reasons`, `board`); `Reports` gathers them for the API.
+Aggregates are computed by the database (GROUP BY); time-in-stage statistics come
+from `projections.stages`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from projections.board import BoardReport
 from projections.deal_list import DealList
 from projections.expiring import DueExpiries
 from projections.funnel import FunnelReport
@@ -29,7 +30,8 @@ class Reports:
     """Read-only answers from `deal_phases` and `phase_intervals`.
 
     Each answer is its report's own method, with its signature:
-    `deals`, `stale`, `expiring`, `funnel`, `time_in_stage`, `lost_reasons`.
+    `deals`, `stale`, `expiring`, `funnel`, `time_in_stage`, `lost_reasons`,
+    `board_totals`.
     """
 
     def __init__(self, tracker: PhaseTracker) -> None:
@@ -44,3 +46,4 @@ class Reports:
         self.funnel = FunnelReport(self.store).funnel
         self.time_in_stage = stages.time_in_stage
         self.lost_reasons = LostReasonsReport(self.store).lost_reasons
+        self.board_totals = BoardReport(self.store).board_totals
