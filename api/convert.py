@@ -17,6 +17,7 @@ from api.schemas.deals import (
 )
 from api.schemas.ops import ProjectionOut
 from api.schemas.reports import TimeInStageOut
+from domain.amounts import weighted
 from domain.commands import LogAction
 from domain.errors import PhaselogError
 from domain.history import VOID, VOIDED
@@ -24,6 +25,7 @@ from domain.history import VOID, VOIDED
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Mapping, Sequence
+    from decimal import Decimal
 
     from fastapi import Response
 
@@ -123,6 +125,7 @@ def deal_out(view: DealView, now: dt.datetime) -> DealOut:
         probability=view.probability,
         lost_reason=view.lost_reason,
         stale=view.stale,
+        **_money(state.amount, state.currency, view.probability),
     )
 
 
@@ -165,6 +168,18 @@ def _row_fields(
         "probability": row.probability,
         "lost_reason": row.lost_reason,
         "stale": row.stale,
+        **_money(row.amount, row.currency, row.probability),
+    }
+
+
+def _money(
+    amount: float | Decimal | None, currency: str | None, probability: int | None
+) -> dict[str, Any]:
+    """A deal's amount as the log and the read model show it alike: a float."""
+    return {
+        "amount": None if amount is None else float(amount),
+        "currency": currency,
+        "weighted_amount": weighted(amount, probability),
     }
 
 

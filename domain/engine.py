@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from domain.amounts import NO_MONEY
 from domain.errors import InvalidCommand
 from domain.guards import (
     Standing,
@@ -121,6 +122,7 @@ class _Fold:
         self.opened_at: dt.datetime | None = None
         self.last_activity_at: dt.datetime | None = None
         self.owner: str | None = None
+        self.money = NO_MONEY
         self.last: dt.datetime | None = None  # latest business time folded
         self.folded = 0  # entries applied
 
@@ -147,6 +149,7 @@ class _Fold:
             opened_at=self.opened_at,
             last_activity_at=self.last_activity_at,
             owner=self.owner,
+            money=self.money,
         )
 
     def apply(self, entry: Entry) -> None:
@@ -169,6 +172,7 @@ class _Fold:
                 self.opened_at = at
             self.last_activity_at = at
             self.owner = _owner(self.owner, entry)
+            self.money = self.money.carried(entry.fields)
         target, effect = _target(self.pipeline, self, entry, self.counts)
         if target is None:
             self.steps.append(Step(entry, self.phase, self.phase, effect))

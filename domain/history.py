@@ -9,9 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from domain.amounts import NO_MONEY, Money
 from domain.pipeline import Chain, PhaseKind
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 EntryKind = Literal["action", "move", "void", "expiry"]
 
@@ -91,6 +95,16 @@ class DealState:
     opened_at: dt.datetime | None = None
     last_activity_at: dt.datetime | None = None
     owner: str | None = None
+    # `fields.amount` and `fields.currency`, each of the latest entry setting it
+    money: Money = NO_MONEY
+
+    @property
+    def amount(self) -> Decimal | None:
+        return self.money.amount
+
+    @property
+    def currency(self) -> str | None:
+        return self.money.currency
 
     def step_for(self, entry_id: str) -> Step:
         for step in self.steps:
@@ -108,6 +122,7 @@ class DealState:
             self.intervals,
             self.last_activity_at,
             dict(self.phase_fields),
+            self.money,
         )
 
 

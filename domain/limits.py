@@ -16,6 +16,7 @@ import math
 import re
 from typing import Any
 
+from domain.amounts import AMOUNT, CURRENCY, money_problem
 from domain.errors import InvalidCommand
 
 ID_MAX = 200  # ids and keys: action, contact, object, pipeline, type, outcome, phase
@@ -72,6 +73,10 @@ def fields_problem(fields: Any) -> tuple[str, str] | None:
     """
     if not isinstance(fields, dict):
         return "fields", "must be an object"
+    if AMOUNT in fields or CURRENCY in fields:  # what a deal is worth
+        money = money_problem(fields)
+        if money is not None:
+            return money
     if len(fields) <= FIELD_ENTRIES_MAX and all(map(_plain, fields.items())):
         return None
     stack: list[tuple[str, Any, int]] = [("fields", fields, 1)]

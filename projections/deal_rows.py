@@ -49,6 +49,8 @@ class DealRows:
             probability,
             stale_at,
             lost_reason,
+            amount,
+            currency,
         ) = row
         load = self.store.load_time
         stale_at = load(stale_at)
@@ -68,4 +70,6 @@ class DealRows:
             stale=kind == "open" and stale_at is not None and stale_at < now,
             lost_reason=lost_reason,
             stale_at=stale_at,
+            amount=amount,
+            currency=currency,
         )

@@ -27,18 +27,29 @@ def period(
     return conditions, params
 
 
-def deal_filters(
+def deal_conditions(
     pipeline: Pipeline,
     since: dt.datetime | None,
     until: dt.datetime | None,
     owner: str | None,
-) -> tuple[Composable, list[Any]]:
+) -> tuple[list[Composable], list[Any]]:
     """A pipeline's deals opened in the period, of the owner where given:
-    (WHERE clause, params)."""
+    (conditions, params)."""
     conditions, params = period("opened_at", since, until)
     conditions.insert(0, SQL("pipeline = %s"))
     params.insert(0, pipeline.id)
     if owner is not None:
         conditions.append(SQL("owner = %s"))
         params.append(owner)
+    return conditions, params
+
+
+def deal_filters(
+    pipeline: Pipeline,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    owner: str | None,
+) -> tuple[Composable, list[Any]]:
+    """`deal_conditions` as a WHERE clause, and its params."""
+    conditions, params = deal_conditions(pipeline, since, until, owner)
     return where(conditions), params

@@ -367,6 +367,8 @@ class Folder:
             lost,
             ",".join(sorted({i.phase for i in state.intervals})),
             storable(lost_detail(pipeline, state)),
+            None if state.amount is None else float(state.amount),
+            state.currency,  # three capital letters: the door's and the fold's rule
         )
         intervals = [
             (

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 from psycopg.sql import SQL
 
 from projections.aggregates import FUNNEL_COUNTS
-from projections.filters import deal_filters
+from projections.board import amount_groups, totals
+from projections.filters import deal_conditions, deal_filters
 from projections.models import Funnel, FunnelPhase
 from projections.schema import DEAL_PHASES
 
@@ -25,7 +26,9 @@ FUNNEL_RULE = (
     "conversion_to_next is passed(next phase) / passed(this phase); period and owner "
     "filters apply to the deal's opened_at and current owner; a deal without a "
     "phase (every entry of it voided, e.g. a chained deal withdrawn by a "
-    "correction) is counted nowhere."
+    "correction) is counted nowhere; amounts (per phase, the deals now in it "
+    "with an amount) and forecast (the open deals with one) are summed per "
+    "currency, weighted by the phase's probability, under the same filters."
 )
 
 
@@ -45,8 +48,14 @@ class FunnelReport:
         until: dt.datetime | None = None,
         owner: str | None = None,
     ) -> Funnel:
-        """Per phase: current, reached, passed, conversion; over all versions."""
+        """Per phase: current, reached, passed, conversion, amounts; over all
+        versions; and the open deals' forecast."""
         groups = self._funnel_groups(pipeline, since, until, owner)
+        filters = deal_conditions(pipeline, since, until, owner)
+        money = amount_groups(self.store, *filters)
+        priced: defaultdict[str, list[Row]] = defaultdict(list)
+        for group in money:
+            priced[group[0]].append(group)
         progression = [p.key for p in pipeline.phases if p.kind in ("open", "won")]
         rank = {key: i for i, key in enumerate(progression)}
         current: Counter[str] = Counter()
@@ -76,8 +85,9 @@ class FunnelReport:
                 conversion = passed[following[0]] / this if following and this else None
             else:
                 this, conversion = reached[key], None
+            amounts = totals(priced.get(key, []))
             phases.append(
-                FunnelPhase(key, current[key], reached[key], this, conversion)
+                FunnelPhase(key, current[key], reached[key], this, conversion, amounts)
             )
         won, lost = kinds["won"], kinds["lost"]
         return Funnel(
@@ -88,6 +98,7 @@ class FunnelReport:
             open=kinds["open"] + kinds["paused"],
             win_rate=won / (won + lost) if won + lost else None,
             rule=FUNNEL_RULE,
+            forecast=totals(g for g in money if g[1] == "open"),
         )
 
     def _funnel_groups(

@@ -79,6 +79,8 @@ class DealRow:
     stale: bool
     lost_reason: str | None
     stale_at: dt.datetime | None = None
+    amount: float | None = None  # `fields.amount`, latest set
+    currency: str | None = None  # `fields.currency`, latest set
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,36 @@ class DealsPage:
 
 
 @dataclass(frozen=True)
+class AmountTotal:
+    """Deals with an amount in one currency (None: an amount without one)."""
+
+    currency: str | None
+    count: int
+    amount: float  # their amounts' sum, to the cent
+    weighted: float | None  # sum of amount x probability %; None: no probability
+
+
+@dataclass(frozen=True)
+class PhaseTotal:
+    """A board's row: deals now in `phase`, in `currency`, and what they are
+    worth; `amount` None counts the phase's deals without an amount."""
+
+    phase: str
+    currency: str | None
+    count: int
+    amount: float | None = None
+    weighted: float | None = None
+
+
+@dataclass(frozen=True)
 class FunnelPhase:
     phase: str
     current: int  # deals now in the phase
     reached: int  # deals that ever entered it
     passed: int  # deals that entered it or any later phase
     conversion_to_next: float | None
+    # the deals now in it that have an amount, by currency
+    amounts: list[AmountTotal] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -105,6 +131,8 @@ class Funnel:
     open: int
     win_rate: float | None
     rule: str
+    # open deals with an amount, by currency: what the pipeline should bring
+    forecast: list[AmountTotal] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,16 @@
 """Queries over the read models: deal lists, funnel, time-in-stage, stale, lost reasons.
 
 One module per report (`deal_list`, `stale`, `expiring`, `funnel`,
-`time_in_stage`, `lost_reasons`); `Reports` gathers them for the API. Aggregates
-are computed by the database (GROUP BY); time-in-stage statistics come from
-`projections.stages`.
+`time_in_stage`, `lost_reasons`, `board`); `Reports` gathers them for the API.
+Aggregates are computed by the database (GROUP BY); time-in-stage statistics come
+from `projections.stages`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from projections.board import BoardReport
 from projections.cards import BoardCards
 from projections.deal_list import DealList
 from projections.expiring import DueExpiries
@@ -31,7 +32,7 @@ class Reports:
 
     Each answer is its report's own method, with its signature:
     `deals`, `stale`, `expiring`, `funnel`, `time_in_stage`, `lost_reasons`;
-    the board's `cards` and `owners`.
+    the board's `board_totals`, `cards` and `owners`.
     """
 
     def __init__(self, tracker: PhaseTracker) -> None:
@@ -46,6 +47,7 @@ class Reports:
         self.funnel = FunnelReport(self.store).funnel
         self.time_in_stage = stages.time_in_stage
         self.lost_reasons = LostReasonsReport(self.store).lost_reasons
+        self.board_totals = BoardReport(self.store).board_totals
         board = BoardCards(self.store)
         self.cards = board.cards
         self.owners = board.owners

@@ -47,6 +47,8 @@ DEAL_COLUMNS = (
     "lost_reason",
     "reached_phases",
     "lost_detail",
+    "amount",
+    "currency",
 )
 INTERVAL_COLUMNS = (
     "deal_id",
@@ -75,8 +77,11 @@ _DEAL_DDL = (
     "NOT NULL, contact_id text NOT NULL, object_id text, phase text, phase_kind text, "
     "phase_since {ts}, opened_at {ts}, last_activity_at {ts}, owner text, "
     "probability integer, stale_after_days integer, stale_at {ts}, expires_at {ts}, "
-    "lost_reason text, reached_phases text NOT NULL, lost_detail text"
+    "lost_reason text, reached_phases text NOT NULL, lost_detail text, "
+    "amount {float}, currency text"
 )
+# column -> its type in the DDL, as written there (`{float}`: the store's).
+_DEAL_TYPES = dict(c.split(" ", 1) for c in _DEAL_DDL.split(", "))
 _INTERVAL_DDL = (
     "deal_id {uuid} NOT NULL, seq integer NOT NULL, pipeline text NOT NULL, "
     "phase text NOT NULL, entered_at {ts} NOT NULL, exited_at {ts}, "
@@ -254,15 +259,19 @@ class Schema:
             )
 
     def add_columns(self, tx: Tx, generation: int) -> None:
-        """Columns added since the generation was built, empty until a rebuild
-        fills them (`lost_detail`: a deal lost before it shows no detail)."""
+        """Columns added since the generation was built, each of its type, empty
+        until a rebuild or the deal's next event fills them (`lost_detail`: a
+        deal lost before it shows no detail; `amount`: a deal priced before
+        shows none)."""
         table = self.table(DEAL_PHASES, generation)
         have = self.store.column_names(tx, table)
         missing = [c for c in DEAL_COLUMNS if c not in have]
         for column in missing:
+            # Nullable: rows are there already (a NOT NULL column never came later).
+            kind = _DEAL_TYPES[column].removesuffix(" NOT NULL")
             tx.execute(
-                SQL("ALTER TABLE {} ADD COLUMN {} text").format(
-                    table, Identifier(column)
+                SQL("ALTER TABLE {table} ADD COLUMN {column} " + kind).format(
+                    table=table, column=Identifier(column), **self.store.types
                 )
             )
         if missing:

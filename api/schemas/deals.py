@@ -33,6 +33,18 @@ class DealOut(Schema):
     probability: int | None = Field(description="the phase's, in percent")
     lost_reason: str | None = Field(description="a lost deal's, as logged")
     stale: bool
+    amount: float | None = Field(
+        None,
+        description="`fields.amount` of its latest entry (in business time) "
+        "setting one; voided entries do not count",
+    )
+    currency: str | None = Field(
+        None, description="`fields.currency` (ISO 4217) of its latest entry setting one"
+    )
+    weighted_amount: float | None = Field(
+        None,
+        description="amount x probability / 100, to the cent; null without either",
+    )
 
 
 class DealsPage(Schema):

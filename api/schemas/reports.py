@@ -8,12 +8,25 @@ from api.schemas.base import Schema
 from api.schemas.deals import StaleDealOut
 
 
+class AmountTotalOut(Schema):
+    """Deals with an amount in one currency: how many, their sum, and their sum
+    weighted by each phase's probability (null: no phase of theirs has one)."""
+
+    currency: str | None = Field(description="ISO 4217; null: amounts without one")
+    count: int
+    amount: float
+    weighted: float | None
+
+
 class FunnelPhaseOut(Schema):
     phase: str
     current: int
     reached: int
     passed: int
     conversion_to_next: float | None
+    amounts: list[AmountTotalOut] = Field(
+        description="the deals now in the phase that have an amount, by currency"
+    )
 
 
 class FunnelOut(Schema):
@@ -26,6 +39,10 @@ class FunnelOut(Schema):
     open: int
     win_rate: float | None
     rule: str
+    forecast: list[AmountTotalOut] = Field(
+        description="the open deals (phase kind open) that have an amount, by "
+        "currency: amount x probability summed in weighted"
+    )
 
 
 class StagePhaseOut(Schema):

@@ -3,7 +3,8 @@
 `history(actions=N, seed=S)` streams commands deal after deal: each deal walks its
 pipeline's journey (`api.synthetic.journeys`) with realistic drop-offs and
 durations, some deals pause and resume, a won Spanish lead or German sale
-continues in its chained pipeline, a few actions are back-dated (logged after a
+continues in its chained pipeline, offers and quotes set the deal's amount (in
+EUR; HubSpot's deals in USD), a few actions are back-dated (logged after a
 later one), and a few are voided afterwards. Nothing is held in memory beyond one
 deal, so a million actions stream in constant memory. The same seed and `now` give
 the same commands.
@@ -66,7 +67,10 @@ def history(
         contact = f"c{seed}-{number:07d}"
         obj = f"o{seed}-{number:07d}" if journey.real_estate else None
         start = end - dt.timedelta(days=rng.uniform(1, span_days))
-        planned = _walk(rng, journey, start, end)
+        # Prices come from a generator of their own: the rest of the history
+        # stays what the same seed gave before deals had amounts.
+        pricing = random.Random(f"{seed}-{number}")
+        planned = _walk(rng, journey, start, end, pricing)
         commands = _commands(rng, planned, contact, obj, f"{seed}-{number}")
         for command in commands:
             if isinstance(command, LogAction):
@@ -79,10 +83,15 @@ def history(
 
 
 def _walk(
-    rng: random.Random, journey: Journey, start: dt.datetime, end: dt.datetime
+    rng: random.Random,
+    journey: Journey,
+    start: dt.datetime,
+    end: dt.datetime,
+    pricing: random.Random,
 ) -> list[_Planned]:
     """One deal's path (and its chained continuation), stopping at `end`."""
     planned: list[_Planned] = []
+    price = round(pricing.uniform(*journey.prices), -2)
     at = start
     pause_at = (
         rng.randrange(1, len(journey.steps))
@@ -102,6 +111,9 @@ def _walk(
         if at > end:
             return planned
         fields = dict(step.fields)
+        if step.price:
+            fields["amount"] = f"{price * step.price:.2f}"
+            fields["currency"] = journey.currency
         last = index == len(journey.steps) - 1
         chained = last and journey.then is not None
         if chained and journey.chain_field is not None:
@@ -113,8 +125,10 @@ def _walk(
             if chained and journey.then is not None:
                 # The chain logged the first step there; go on from the second.
                 follow = JOURNEYS[journey.then]
-                rest = Journey(follow.pipeline, 0, follow.steps[1:], follow.losses)
-                planned += _walk(rng, rest, at, end)
+                rest = replace(
+                    follow, weight=0, steps=follow.steps[1:], pause=None, then=None
+                )
+                planned += _walk(rng, rest, at, end, pricing)
             return planned
         if rng.random() >= step.go_on:
             if journey.losses and rng.random() < journey.lose:

@@ -20,6 +20,9 @@ class Step:
     go_on: float = 0.8  # share of deals that continue after this step
     outcome: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    # Sets the deal's `fields.amount` (this share of its price) and currency:
+    # an offer, a quote, a reservation at the negotiated price.
+    price: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class Journey:
     chain_field: str | None = None  # the field that asks for the chain, if optional
     chain_rate: float = 1.0  # with `chain_field`, the share of won deals chaining
     real_estate: bool = False  # deals are about an object (a property)
+    prices: tuple[int, int] = (0, 0)  # a deal's price is drawn from this range
+    currency: str = "EUR"
 
 
 def _lost(
@@ -72,8 +77,8 @@ JOURNEYS: dict[str, Journey] = {
             0.20,
             (
                 *_FR_START,
-                Step("negotiation", 8.0, 0.75),
-                Step("reservation", 6.0, 0.85),
+                Step("negotiation", 8.0, 0.75, price=1.0),  # the offer
+                Step("reservation", 6.0, 0.85, price=0.96),  # as negotiated
                 Step("purchase_confirmation", 7.0, 0.9),
                 Step("financing_proof", 20.0, 0.9),
                 Step("contract_draft", 14.0, 0.95),
@@ -85,19 +90,21 @@ JOURNEYS: dict[str, Journey] = {
                 Step("refusal", 5.0, 0.0, fields={"reason": "bought elsewhere"}),
             ),
             real_estate=True,
+            prices=(250_000, 1_500_000),
         ),
         Journey(
             "fr-rental",
             0.15,
             (
                 *_FR_START,
-                Step("application_received", 3.0, 0.8),
+                Step("application_received", 3.0, 0.8, price=1.0),  # a year's rent
                 Step("solvency_check", 2.0, 0.85),
                 Step("lease_draft", 4.0, 0.95),
                 Step("lease_signature", 5.0),
             ),
             losses=(Step("refusal", 3.0, 0.0, fields={"reason": "insolvent"}),),
             real_estate=True,
+            prices=(12_000, 48_000),
         ),
         Journey(
             "nl-tesoro",
@@ -107,8 +114,8 @@ JOURNEYS: dict[str, Journey] = {
                 Step("budget_confirmed", 5.0, 0.8),
                 Step("viewing_scheduled", 6.0, 0.9),
                 Step("viewing", 4.0, 0.6),
-                Step("offer_made", 10.0, 0.7),
-                Step("offer_accepted", 7.0, 0.9),
+                Step("offer_made", 10.0, 0.7, price=1.0),
+                Step("offer_accepted", 7.0, 0.9, price=0.97),
                 Step("contract_signed", 20.0),
             ),
             losses=_lost(
@@ -123,6 +130,7 @@ JOURNEYS: dict[str, Journey] = {
             ),
             pause=Pause(Step("put_on_hold", 4.0), Step("reactivated", 30.0)),
             real_estate=True,
+            prices=(200_000, 900_000),
         ),
         Journey(
             "de-deal-phasen",
@@ -134,7 +142,7 @@ JOURNEYS: dict[str, Journey] = {
                     0.9,
                     fields={"first_name": "Anna", "last_name": "Berg", "mobile": "+49"},
                 ),
-                Step("setting_call", 1.0, 0.7, outcome="qualified"),
+                Step("setting_call", 1.0, 0.7, outcome="qualified", price=1.0),
                 Step("consultation_booked", 2.0, 0.9),
                 Step("consultation_held", 5.0, 0.6, outcome="follow_up_booked"),
                 Step("consultation_booked", 3.0, 0.9),
@@ -153,16 +161,18 @@ JOURNEYS: dict[str, Journey] = {
             then="de-upsell",
             chain_field="upsell",
             chain_rate=0.3,
+            prices=(3_000, 15_000),
         ),
         Journey(
             "de-upsell",
             0.0,
             (
                 Step("upsell_candidate_identified", 0.0, 0.7),
-                Step("upsell_offer_sent", 10.0, 0.6),
+                Step("upsell_offer_sent", 10.0, 0.6, price=1.0),
                 Step("upsell_accepted", 14.0),
             ),
             losses=(Step("upsell_declined", 7.0, 0.0),),
+            prices=(1_000, 5_000),
         ),
         Journey(
             "es-leads",
@@ -196,14 +206,15 @@ JOURNEYS: dict[str, Journey] = {
             (
                 Step("quote_requested", 0.0, 0.85),
                 Step("analysis_started", 3.0, 0.85),
-                Step("quote_sent", 7.0, 0.7),
-                Step("changes_requested", 10.0, 0.7),
+                Step("quote_sent", 7.0, 0.7, price=1.0),
+                Step("changes_requested", 10.0, 0.7, price=0.9),
                 Step("proposal_accepted", 10.0),
             ),
             losses=(
                 *_lost("declined", "lost_reason", "no_interest", "budget", "timing"),
                 Step("chose_competitor", 8.0, 0.0, fields={"competitor": "Acme"}),
             ),
+            prices=(5_000, 60_000),
         ),
         Journey(
             "hubspot-default",
@@ -219,10 +230,11 @@ JOURNEYS: dict[str, Journey] = {
                         "timeline": "Q3",
                         "decision_makers": "CFO",
                     },
+                    price=1.0,
                 ),
                 Step("presentation_booked", 10.0, 0.75),
                 Step("decision_maker_approved", 14.0, 0.8),
-                Step("proposal_sent", 7.0, 0.7),
+                Step("proposal_sent", 7.0, 0.7, price=1.1),  # scope grown
                 Step("proposal_signed", 14.0),
             ),
             losses=_lost(
@@ -235,6 +247,8 @@ JOURNEYS: dict[str, Journey] = {
                 "decision_maker",
                 detail="closed_lost_details",
             ),
+            prices=(10_000, 120_000),
+            currency="USD",
         ),
     )
 }

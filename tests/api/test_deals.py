@@ -27,6 +27,9 @@ DEAL_FIELDS = {
     "owner",
     "probability",
     "lost_reason",
+    "amount",
+    "currency",
+    "weighted_amount",
 }
 ENTRY_FIELDS = {
     "action_id",

@@ -21,11 +21,13 @@ from urllib.parse import parse_qsl, urlsplit
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg.sql import SQL
 from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app
 from domain.deal import deal_id_for
+from projections.dialect import bare
 from tests.api.conftest import bearer
 
 if TYPE_CHECKING:
@@ -117,3 +119,40 @@ def test_migrations_are_recorded_once(
         pass
 
     assert applied_first == schema.applied() == {1, 2}
+
+
+def test_an_old_read_model_gains_the_amount_columns_each_of_its_type(
+    old_client: TestClient,
+) -> None:
+    projector = old_client.app.state.projector  # type: ignore[attr-defined]
+    store = projector.store
+    generation = projector.status().generation
+    table = bare(store.table(f"deal_phases_g{generation}"))
+    sent = {"pipeline": "nl-tesoro", "contact_id": "fixture-ann", "type": "offer_made"}
+
+    logged = old_client.post(
+        "/v1/actions",
+        json={**sent, "fields": {"amount": "350000.50", "currency": "EUR"}},
+    ).json()
+    [deal] = old_client.get(
+        "/v1/deals",
+        params={"contact_id": "fixture-ann", "after": logged["position"]},
+    ).json()["data"]
+
+    with store.read() as tx:  # the type as the database reports it
+        if store.postgres:
+            tx.execute(
+                SQL(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = %s AND table_name = %s"
+                ),
+                [store.schema, table],
+            )
+        else:
+            tx.execute(SQL("SELECT name, type FROM pragma_table_info(%s)"), [table])
+        types = dict(tx.fetchall())
+    assert types["amount"].lower() in ("real", "double precision")
+    assert types["currency"].lower() == "text"
+    assert (deal["amount"], deal["currency"]) == (350000.5, "EUR")
+    verified = CliRunner().invoke(app, ["verify"])
+    assert verified.exit_code == 0, verified.output

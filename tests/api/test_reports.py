@@ -54,6 +54,7 @@ def test_funnel_after_a_write_includes_that_write(client: TestClient) -> None:
         "reached",
         "passed",
         "conversion_to_next",
+        "amounts",
     }
     assert (phases["lead"]["reached"], phases["lead"]["current"]) == (3, 1)
     assert phases["qualification"]["current"] == 1

@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 
 History = tuple["Pipeline", list[Entry]]
 HOURS = st.integers(min_value=0, max_value=24 * 365)
+# Now and then an entry says what the deal is worth: the latest by business
+# time wins, so the properties below hold for the amount and currency too.
+MONEY = st.fixed_dictionaries(
+    {},
+    optional={
+        "amount": st.integers(0, 10**6),
+        "currency": st.sampled_from(["EUR", "USD"]),
+    },
+)
 
 
 @st.composite
@@ -38,7 +47,7 @@ def histories(draw: st.DrawFn, min_size: int = 1) -> History:
             occurred_at=START + dt.timedelta(hours=hour),
             seq=seq,
             recorded_at=START + dt.timedelta(days=400, minutes=seq),
-            fields={"n": seq},
+            fields={"n": seq, **draw(MONEY)},
         )
         roll = draw(st.integers(0, 9))
         if roll == 0:
