@@ -9,6 +9,7 @@ the server ended has its goodbye or end of file waiting there.
 from __future__ import annotations
 
 import os
+import uuid
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -23,12 +24,15 @@ if TYPE_CHECKING:
     from api.settings import Settings
 
 
-def end_every_other_connection(dsn: str) -> int:
+def end_connections_named(dsn: str, name: str) -> int:
+    """End the connections whose application_name is `name`: this test's app's
+    only, not those of other tests sharing the server."""
     with psycopg.connect(_libpq(dsn), autocommit=True) as conn:
         ended = conn.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_type = 'client backend'"
+            "AND application_name = %s",
+            [name],
         ).fetchone()
     assert ended is not None
     return int(ended[0])
@@ -36,14 +40,22 @@ def end_every_other_connection(dsn: str) -> int:
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # a server
 def test_requests_after_postgresql_ended_the_connections_are_served(
-    client: TestClient, database_url: str
+    api_settings: Settings, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # libpq names the app's connections from its environment (PGAPPNAME).
+    name = f"phaselog-lost-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("PGAPPNAME", name)
+    with TestClient(create_app(api_settings), headers=bearer(ADMIN_KEY)) as client:
+        served_after_the_end(client, database_url, name)
+
+
+def served_after_the_end(client: TestClient, database_url: str, name: str) -> None:
     first = client.post("/v1/actions", json=action(action_id="a1"))
     assert first.status_code == 201, first.text
     deal = first.json()["deal_id"]
     assert client.get(f"/v1/deals/{deal}/timeline").status_code == 200
 
-    assert end_every_other_connection(database_url) > 0
+    assert end_connections_named(database_url, name) > 0
 
     second = client.post(
         "/v1/actions",

@@ -7,15 +7,18 @@ statement. `held()` lends one connection for the whole call instead.
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from domain.commands import Result, VoidAction
-from tests.api.test_lost_connections import end_every_other_connection
+from tests.api.test_lost_connections import end_connections_named
 from tests.storage.test_batch_conflicts import viewing
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from domain.service import PhaseTracker
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -42,13 +45,20 @@ def test_a_batch_reads_and_saves_on_one_loan(tracker: PhaseTracker) -> None:
 
 
 def test_a_held_connection_ended_before_the_save_is_replaced(
-    tracker: PhaseTracker, database_url: str, monkeypatch: pytest.MonkeyPatch
+    make_tracker: Callable[..., PhaseTracker],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # libpq names the tracker's connections from its environment (PGAPPNAME),
+    # so only they are ended, not those of other tests on the server.
+    name = f"phaselog-held-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("PGAPPNAME", name)
+    tracker = make_tracker()
     tracker.log_action(viewing("a", 0, "a-0"))
     real_save = tracker.store.save
 
     def save_after_the_server_ended_it(deals: Any, keys: Any = ()) -> Any:
-        assert end_every_other_connection(database_url) > 0
+        assert end_connections_named(database_url, name) > 0
         return real_save(deals, keys)
 
     monkeypatch.setattr(tracker.store, "save", save_after_the_server_ended_it)
