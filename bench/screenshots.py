@@ -77,6 +77,11 @@ def _ready(base: str) -> None:
     raise SystemExit("phaselog serve did not come up")
 
 
+def _entries(base: str, auth: dict[str, str], deal_id: str) -> int:
+    timeline = httpx.get(f"{base}/v1/deals/{deal_id}/timeline", headers=auth).json()
+    return len(timeline["entries"])
+
+
 def _photograph(base: str, out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -84,8 +89,8 @@ def _photograph(base: str, out: Path) -> None:
     deals = httpx.get(
         f"{base}/v1/deals", params={"pipeline": PIPELINE, "limit": 200}, headers=auth
     ).json()["data"]
-    # A deal with a story: the one whose phase came latest among the busiest.
-    deal = max(deals, key=lambda d: (d["phase_kind"] == "open", d["phase_since"]))
+    # A deal with a story: the one with the longest timeline.
+    deal = max(deals, key=lambda d: _entries(base, auth, d["deal_id"]))
     pages = [*PAGES, ("deal", f"/deals/{deal['deal_id']}")]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.api.conftest import ADMIN_KEY
-from tests.pages.conftest import sign_in
+from tests.pages.conftest import VIEWPORT, sign_in
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
     from tests.pages.conftest import Site
 
@@ -177,9 +177,11 @@ def test_the_deal_page_reads_the_timeline_and_replays_it_as_of_a_past_day(
 def test_the_funnel_page_shows_the_numbers_of_the_api(page: Page, site: Site) -> None:
     a_board(site)
     site.log(**tesoro("c-lost", "contact_captured", 12))
-    site.log(**tesoro("c-lost", "deal_lost", 11, fields={"lost_reason": "financing"}))
+    lost = {"lost_reason": "financing"}
+    last = site.log(**tesoro("c-lost", "deal_lost", 11, fields=lost))
     answer = site.api.get(
-        "/v1/reports/funnel", params={"pipeline": "nl-tesoro", "after": 0}
+        "/v1/reports/funnel",
+        params={"pipeline": "nl-tesoro", "after": last["position"]},
     ).json()
     sign_in(page, site, path="/pipelines/nl-tesoro/funnel")
     for phase in answer["phases"]:
@@ -201,9 +203,13 @@ def test_the_funnel_page_shows_the_numbers_of_the_api(page: Page, site: Site) ->
     assert page.locator("svg.chart rect").count() == 1
 
 
-def test_labels_follow_the_browser_and_the_switch(page: Page, site: Site) -> None:
+def test_labels_follow_the_browser_and_the_switch(
+    browser: Browser, site: Site
+) -> None:
     deals = a_board(site)
-    page.context.set_extra_http_headers({"Accept-Language": "nl-NL,nl;q=0.9,en;q=0.5"})
+    # A Dutch browser: it asks for Dutch (Accept-Language: nl-NL,nl).
+    context = browser.new_context(viewport=VIEWPORT, locale="nl-NL")
+    page = context.new_page()
     sign_in(page, site, path="/pipelines/nl-tesoro/board")
     assert page.locator(".column[data-phase=viewing] h2").inner_text() == "Bezichtiging"
     assert page.locator("html").get_attribute("lang") == "nl"
@@ -214,8 +220,11 @@ def test_labels_follow_the_browser_and_the_switch(page: Page, site: Site) -> Non
     # The choice stays for the next page, whatever the browser asks for.
     page.goto(site.url(f"/deals/{deals['viewing']}"))
     assert page.locator("[data-testid=phase]").inner_text() == "Viewing"
+    assert page.locator("[data-testid=amount]").inner_text() == "€350,000"
     page.goto(site.url(f"/deals/{deals['viewing']}?lang=de"))
     assert page.locator("table.timeline th").first.inner_text() == "Geschehen"
+    assert page.locator("[data-testid=amount]").inner_text() == "350.000\xa0€"
+    context.close()
 
 
 def test_sign_in_out_and_roles(page: Page, site: Site) -> None:
