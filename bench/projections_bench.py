@@ -133,6 +133,10 @@ def reports(app: PhaseTracker, runs: int) -> dict[str, tuple[float, float]]:
     return {
         "funnel": latency(lambda: answers.funnel(pipeline), runs),
         "funnel (owner)": latency(lambda: answers.funnel(pipeline, **some), runs),
+        "board totals": latency(lambda: answers.board_totals(pipeline), runs),
+        "board totals (owner)": latency(
+            lambda: answers.board_totals(pipeline, **some), runs
+        ),
         "time-in-stage": latency(
             lambda: answers.time_in_stage(pipeline, now=now), runs
         ),

@@ -119,6 +119,16 @@ _INDEXES: tuple[tuple[str, str, bool, tuple[str, ...], str], ...] = (
         "stale_at IS NOT NULL",
     ),
     (DEAL_PHASES, "expiring", False, ("expires_at",), "expires_at IS NOT NULL"),
+    # What the deals with an amount are worth, per phase and currency (the
+    # funnel's amounts and forecast, the board's totals): only those deals, with
+    # every column the sums read (MEASURED).
+    (
+        DEAL_PHASES,
+        "amounts",
+        False,
+        ("pipeline", "phase", "phase_kind", "currency", "amount", "probability"),
+        "amount IS NOT NULL",
+    ),
     # Lost reasons: lost deals only, which rarely change again (18.6 -> 2.8 ms).
     (
         DEAL_PHASES,
