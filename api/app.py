@@ -10,7 +10,16 @@ from fastapi import FastAPI
 from api import errors
 from api.auth import warn_open
 from api.bootstrap import open_server
-from api.routes import actions, audit, deals, health, pipelines, projections, reports
+from api.routes import (
+    actions,
+    audit,
+    deals,
+    docs,
+    health,
+    pipelines,
+    projections,
+    reports,
+)
 from api.settings import Settings
 from api.waiting import ProjectionWaits
 from storage import lifeline
@@ -54,6 +63,8 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         summary="Event-sourced phase tracker for sales pipelines",
         lifespan=lifespan,
+        docs_url=None,  # ours, in api/routes/docs.py: no CDN
+        redoc_url=None,
         telemetry=None if settings.telemetry else TELEMETRY_OFF,
     )
     app.state.settings = settings
@@ -63,6 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.routes.extend(actions.FAST_ROUTES)
     for module in (actions, deals, reports, pipelines, projections, audit, health):
         app.include_router(module.router)
+    app.include_router(docs.router)
+    app.router.routes.append(docs.assets)
     app.openapi = lambda: problem_media_type(app)  # type: ignore[method-assign]
     return app
 
