@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, openapi
 from api.auth import warn_open
 from api.bootstrap import open_server
 from api.routes import (
@@ -76,7 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(docs.router)
     app.router.routes.append(docs.assets)
-    app.openapi = lambda: problem_media_type(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi.openapi(app)  # type: ignore[method-assign]
     return app
 
 
@@ -96,17 +96,3 @@ def stop_projector(app: FastAPI) -> None:
         app.state.rebuild.join()
     app.state.projector.stop()
 
-
-def problem_media_type(app: FastAPI) -> dict[str, Any]:
-    """Error responses are documented as application/problem+json, as served."""
-    if app.openapi_schema is None:
-        schema = FastAPI.openapi(app)
-        for path in schema["paths"].values():
-            for operation in path.values():
-                for _code, response in operation.get("responses", {}).items():
-                    content = response.get("content", {})
-                    schema_ref = content.get("application/json", {}).get("schema", {})
-                    if schema_ref.get("$ref", "").endswith("/Problem"):
-                        content[errors.PROBLEM_JSON] = content.pop("application/json")
-        app.openapi_schema = schema
-    return app.openapi_schema

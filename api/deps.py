@@ -37,11 +37,11 @@ async def get_settings(request: Request) -> Settings:
 Tracker = Annotated[PhaseTracker, Depends(get_tracker)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
-Writer = Annotated[Principal, Depends(allow(*WRITE))]
-DealReader = Annotated[Principal, Depends(allow(*READ_DEALS))]
-ReportReader = Annotated[Principal, Depends(allow(*REPORTS))]
-Admin = Annotated[Principal, Depends(allow(*ADMIN))]
-Auditor = Annotated[Principal, Depends(allow(*AUDIT))]
+Writer = Annotated[Principal, allow(*WRITE)]
+DealReader = Annotated[Principal, allow(*READ_DEALS)]
+ReportReader = Annotated[Principal, allow(*REPORTS)]
+Admin = Annotated[Principal, allow(*ADMIN)]
+Auditor = Annotated[Principal, allow(*AUDIT)]
 
 
 async def get_projector(request: Request) -> Projector:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from api.auth import WRITE, authorize, recorder_of
+from api.auth import WRITE, allow, authorize, recorder_of
 from api.convert import action_out, answer, batch_out, log_action
 from api.deps import Tracker, Writer
 from api.errors import command_responses, problem_responses
@@ -33,6 +33,9 @@ router = APIRouter(prefix="/v1/actions", tags=["actions"])
     response_model=ActionOut,
     responses=command_responses(409, 413, 422, 503),
     openapi_extra=request_body(ActionIn),
+    # Documents the key `post_action` checks itself (this route never runs
+    # it: FAST_ROUTES answers first).
+    dependencies=[allow(*WRITE)],
 )
 async def post_action(request: Request) -> Response:
     """Log one action; the deal is found, or opened, by its natural keys.
