@@ -17,6 +17,7 @@ from api.routes import (
     docs,
     health,
     pipelines,
+    problems,
     projections,
     reports,
 )
@@ -75,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (actions, deals, reports, pipelines, projections, audit, health):
         app.include_router(module.router)
     app.include_router(docs.router)
+    app.include_router(problems.router)
     app.router.routes.append(docs.assets)
     app.openapi = lambda: openapi.openapi(app)  # type: ignore[method-assign]
     return app
@@ -95,4 +97,3 @@ def stop_projector(app: FastAPI) -> None:
     if app.state.rebuild is not None:
         app.state.rebuild.join()
     app.state.projector.stop()
-
