@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from api.auth import recorder_of
 from api.convert import answer, deal_out, deal_row_out, timeline_out
@@ -24,6 +24,7 @@ from api.csv_export import (
 )
 from api.deps import DealReader, Projected, ReadModels, ReportReader, Tracker, Writer
 from api.errors import command_responses, problem_responses
+from api.schemas import examples
 from api.schemas.actions import ActionOut, MoveIn
 from api.schemas.base import Key, Through
 from api.schemas.deals import DealOut, DealsPage, TimelineOut
@@ -47,7 +48,7 @@ def get_deal(deal_id: uuid.UUID, tracker: Tracker, _: DealReader) -> DealOut:
 )
 def move_deal(
     deal_id: uuid.UUID,
-    body: MoveIn,
+    body: Annotated[MoveIn, Body(openapi_examples=examples.MOVE)],
     tracker: Tracker,
     principal: Writer,
     response: Response,
