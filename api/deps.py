@@ -6,9 +6,10 @@ its thread pool, a thread hop per dependency per request for a dictionary lookup
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ADMIN, AUDIT, READ_DEALS, REPORTS, WRITE, Principal, allow
@@ -84,6 +85,17 @@ async def wait_after(
     if not await waits.until(after, settings.report_wait_seconds):
         raise NotYetProjected(after, settings.report_wait_seconds)
 
+
+DealId = Annotated[
+    uuid.UUID,
+    Path(
+        description="the deal's id: `deal_id` in the answer to any action on the "
+        "deal, or in the deal list"
+    ),
+]
+PipelineId = Annotated[
+    str, Path(description="a pipeline's id (`nl-tesoro`), as GET /v1/pipelines lists")
+]
 
 Runner = Annotated[Projector, Depends(get_projector)]
 ReadModels = Annotated[Reports, Depends(get_reports)]

@@ -22,7 +22,15 @@ from api.csv_export import (
     timeline_rows,
     wants_csv,
 )
-from api.deps import DealReader, Projected, ReadModels, ReportReader, Tracker, Writer
+from api.deps import (
+    DealId,
+    DealReader,
+    Projected,
+    ReadModels,
+    ReportReader,
+    Tracker,
+    Writer,
+)
 from api.errors import command_responses, problem_responses
 from api.schemas import examples
 from api.schemas.actions import ActionOut, MoveIn
@@ -36,7 +44,7 @@ router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
 
 @router.get("/{deal_id}", responses=problem_responses(404, 422))
-def get_deal(deal_id: uuid.UUID, tracker: Tracker, _: DealReader) -> DealOut:
+def get_deal(deal_id: DealId, tracker: Tracker, _: DealReader) -> DealOut:
     """A deal's current phase, read from the event store (read-your-writes)."""
     return deal_out(tracker.deal(deal_id), tracker.clock())
 
@@ -47,7 +55,7 @@ def get_deal(deal_id: uuid.UUID, tracker: Tracker, _: DealReader) -> DealOut:
     responses=command_responses(404, 409, 413, 422, 503),
 )
 def move_deal(
-    deal_id: uuid.UUID,
+    deal_id: DealId,
     body: Annotated[MoveIn, Body(openapi_examples=examples.MOVE)],
     tracker: Tracker,
     principal: Writer,
@@ -74,7 +82,7 @@ def move_deal(
 )
 def get_timeline(
     request: Request,
-    deal_id: uuid.UUID,
+    deal_id: DealId,
     tracker: Tracker,
     _: ReportReader,
     as_of: Annotated[
@@ -120,13 +128,21 @@ def list_deals(
     tracker: Tracker,
     _: DealReader,
     __: Projected,
-    pipeline: Key | None = None,
-    phase: Key | None = None,
-    contact_id: Key | None = None,
-    object_id: Key | None = None,
-    owner: Key | None = None,
-    stale: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000, description="a JSON page's")] = 100,
+    pipeline: Annotated[Key | None, Query(description="only this pipeline's")] = None,
+    phase: Annotated[Key | None, Query(description="only deals now in it")] = None,
+    contact_id: Annotated[Key | None, Query(description="only this contact's")] = None,
+    object_id: Annotated[Key | None, Query(description="only this object's")] = None,
+    owner: Annotated[Key | None, Query(description="only this owner's")] = None,
+    stale: Annotated[
+        bool | None,
+        Query(
+            description="true: only open deals past their phase's stale "
+            "threshold; false: every other deal"
+        ),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=10_000, description="deals in a JSON page")
+    ] = 100,
     cursor: Annotated[
         uuid.UUID | None, Query(description="next_cursor of the previous page")
     ] = None,
