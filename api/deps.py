@@ -62,8 +62,9 @@ async def wait_after(
         int | None,
         Query(
             ge=0,
-            description="answer once the projections include this position (the "
-            "`position` of a command's answer); 503 if they do not in time",
+            description="answer once the read models include this position "
+            "(the `position` of a command's answer), so the answer shows that "
+            "write; 503 if they do not in time",
         ),
     ] = None,
 ) -> None:

@@ -45,7 +45,7 @@ router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
 @router.get("/{deal_id}", responses=problem_responses(404, 422))
 def get_deal(deal_id: DealId, tracker: Tracker, _: DealReader) -> DealOut:
-    """A deal's current phase, read from the event store (read-your-writes)."""
+    """A deal's current phase, including every action already answered."""
     return deal_out(tracker.deal(deal_id), tracker.clock())
 
 
@@ -61,7 +61,7 @@ def move_deal(
     principal: Writer,
     response: Response,
 ) -> ActionOut:
-    """Set a deal's phase by hand; the move is an event with its reason."""
+    """Set a deal's phase by hand; its history keeps the move with its reason."""
     who = recorder_of(principal)
     command = MoveDeal(deal_id=deal_id, **body.model_dump(), recorded_by=who)
     return answer(tracker.move(command), response)
@@ -150,7 +150,11 @@ def list_deals(
     separator: SeparatorParam = ",",
     bom: Bom = False,
 ) -> DealsPage | Response:
-    """Deals by filter, from the projection; a page of JSON, or all as CSV."""
+    """Deals by filter; a page of JSON, or every match as CSV.
+
+    The list may trail a write by a moment: pass `after=<position>` from a
+    command's answer to see that write in it.
+    """
     if phase is not None:
         check_phase(tracker, pipeline, phase)
     elif pipeline is not None:

@@ -14,8 +14,7 @@ router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
 
 @router.get("", responses=problem_responses())
 def list_pipelines(tracker: Tracker, _: DealReader) -> PipelinesOut:
-    """The latest version of every pipeline the database holds, with its phase
-    and action keys: registered by this server or by any other process."""
+    """The latest version of every pipeline, with its phase and action keys."""
     latest = {p.id: p for p in tracker.registered_pipelines()}
     latest.update((p.id, p) for p in tracker.pipelines())  # what this one uses
     return PipelinesOut(
