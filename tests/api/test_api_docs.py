@@ -11,14 +11,23 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.problem_kinds import KINDS
+from api.errors import NotYetProjected, problem_for
+from api.problem_kinds import BY_NAME, KINDS
 from api.schemas.actions import ActionIn, BatchIn, MoveIn, VoidIn
 from api.schemas.problem import Problem
+from domain.errors import (
+    ActionConflict,
+    ConcurrencyExhausted,
+    NotStored,
+    PhaselogError,
+)
+from domain.staging import DealRejected
 from tests.api.conftest import ADMIN_KEY, action, bearer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from httpx import Response
     from pydantic import BaseModel
 
     from api.settings import Settings
@@ -45,6 +54,14 @@ def operations(client: TestClient) -> Iterator[tuple[str, str, dict[str, Any]]]:
 
 def references(html: str) -> list[str]:
     return re.findall(r'(?:src|href)="([^"]+)"', html)
+
+
+def assert_explains(page: Response, type_: str, title: str) -> None:
+    """`page` is the HTML page of the problem `type_`, headed by its title."""
+    assert page.status_code == 200, type_
+    assert page.headers["content-type"].startswith("text/html")
+    assert f"<h1>{title}</h1>" in page.text
+    assert f"type: {type_}" in page.text
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
@@ -135,10 +152,7 @@ def test_every_problem_response_has_an_example_whose_type_has_a_page(
                 types.add((problem.type, problem.title))
     assert len(types) >= 9
     for type_, title in types:
-        page = client.get(type_)
-        assert page.status_code == 200, type_
-        assert page.headers["content-type"].startswith("text/html")
-        assert title in page.text
+        assert_explains(client.get(type_), type_, title)
 
 
 def test_every_path_parameter_is_described(client: TestClient) -> None:
@@ -169,8 +183,7 @@ def test_a_real_problem_carries_a_type_whose_page_explains_it(
     assert answer.status_code == status
     problem = answer.json()
     page = anonymous.get(problem["type"])  # without a key
-    assert page.status_code == 200
-    assert problem["title"] in page.text
+    assert_explains(page, problem["type"], problem["title"])
 
 
 def test_problems_lists_every_kind_and_an_unknown_one_is_not_found(
@@ -183,3 +196,22 @@ def test_problems_lists_every_kind_and_an_unknown_one_is_not_found(
     missing = anonymous.get("/problems/no-such-problem")
     assert missing.status_code == 404
     assert missing.json()["type"] == "/problems/not-found"
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (NotYetProjected(1042, 5.0), "not-yet-projected"),
+        (ConcurrencyExhausted("deal d kept changing; try again"), "busy"),
+        (NotStored(), "not-stored"),
+        (DealRejected("another action of this deal was rejected"), "deal-rejected"),
+        (ActionConflict("crm-1"), "conflict"),
+    ],
+)
+def test_each_error_is_a_problem_of_its_own_kind(
+    error: PhaselogError, kind: str
+) -> None:
+    found = problem_for(error)
+
+    assert found.type == f"/problems/{kind}"
+    assert found.status == BY_NAME[kind].status
