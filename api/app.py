@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, openapi
 from api.auth import warn_open
 from api.bootstrap import open_server
 from api.pages import install as install_pages
-from api.routes import actions, audit, deals, health, pipelines, projections, reports
+from api.routes import (
+    actions,
+    audit,
+    deals,
+    docs,
+    health,
+    pipelines,
+    problems,
+    projections,
+    reports,
+)
 from api.settings import Settings
 from api.waiting import ProjectionWaits
 from storage import lifeline
@@ -55,6 +65,8 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         summary="Event-sourced phase tracker for sales pipelines",
         lifespan=lifespan,
+        docs_url=None,  # ours, in api/routes/docs.py: no CDN
+        redoc_url=None,
         telemetry=None if settings.telemetry else TELEMETRY_OFF,
     )
     app.state.settings = settings
@@ -64,8 +76,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.routes.extend(actions.FAST_ROUTES)
     for module in (actions, deals, reports, pipelines, projections, audit, health):
         app.include_router(module.router)
+    app.include_router(docs.router)
+    app.include_router(problems.router)
+    app.router.routes.append(docs.assets)
     install_pages(app)
-    app.openapi = lambda: problem_media_type(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi.openapi(app)  # type: ignore[method-assign]
     return app
 
 
@@ -84,18 +99,3 @@ def stop_projector(app: FastAPI) -> None:
     if app.state.rebuild is not None:
         app.state.rebuild.join()
     app.state.projector.stop()
-
-
-def problem_media_type(app: FastAPI) -> dict[str, Any]:
-    """Error responses are documented as application/problem+json, as served."""
-    if app.openapi_schema is None:
-        schema = FastAPI.openapi(app)
-        for path in schema["paths"].values():
-            for operation in path.values():
-                for _code, response in operation.get("responses", {}).items():
-                    content = response.get("content", {})
-                    schema_ref = content.get("application/json", {}).get("schema", {})
-                    if schema_ref.get("$ref", "").endswith("/Problem"):
-                        content[errors.PROBLEM_JSON] = content.pop("application/json")
-        app.openapi_schema = schema
-    return app.openapi_schema

@@ -13,15 +13,13 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Security, params
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from storage.api_keys import KeyStore, Role
-
-if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("phaselog.auth")
 
@@ -123,13 +121,28 @@ async def authorize(request: Request, roles: tuple[Role, ...]) -> Principal:
     return principal
 
 
-def allow(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency admitting callers whose role is one of `roles`."""
+# What the OpenAPI says of keys, so the docs' Authorize button sends one. It
+# reads the header for the documentation only: `authenticate` decides.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="An API key, sent as `Authorization: Bearer <key>`; its role "
+    "(agent, manager, auditor or admin) says what it may do. A server with no "
+    "key at all runs open, on its own machine only.",
+    auto_error=False,
+)
 
-    async def check(request: Request) -> Principal:
+
+def allow(*roles: Role) -> params.Security:
+    """A dependency admitting callers whose role is one of `roles`; the OpenAPI
+    lists them as the roles of the operation's bearer requirement."""
+
+    async def check(
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+    ) -> Principal:
         return await authorize(request, roles)
 
-    return check
+    return params.Security(check, scopes=roles)
 
 
 def _unauthorized(detail: str) -> HTTPException:

@@ -6,9 +6,10 @@ its thread pool, a thread hop per dependency per request for a dictionary lookup
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ADMIN, AUDIT, READ_DEALS, REPORTS, WRITE, Principal, allow
@@ -37,11 +38,11 @@ async def get_settings(request: Request) -> Settings:
 Tracker = Annotated[PhaseTracker, Depends(get_tracker)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
-Writer = Annotated[Principal, Depends(allow(*WRITE))]
-DealReader = Annotated[Principal, Depends(allow(*READ_DEALS))]
-ReportReader = Annotated[Principal, Depends(allow(*REPORTS))]
-Admin = Annotated[Principal, Depends(allow(*ADMIN))]
-Auditor = Annotated[Principal, Depends(allow(*AUDIT))]
+Writer = Annotated[Principal, allow(*WRITE)]
+DealReader = Annotated[Principal, allow(*READ_DEALS)]
+ReportReader = Annotated[Principal, allow(*REPORTS)]
+Admin = Annotated[Principal, allow(*ADMIN)]
+Auditor = Annotated[Principal, allow(*AUDIT)]
 
 
 async def get_projector(request: Request) -> Projector:
@@ -61,8 +62,9 @@ async def wait_after(
         int | None,
         Query(
             ge=0,
-            description="answer once the projections include this position (the "
-            "`position` of a command's answer); 503 if they do not in time",
+            description="answer once the read models include this position "
+            "(the `position` of a command's answer), so the answer shows that "
+            "write; 503 if they do not in time",
         ),
     ] = None,
 ) -> None:
@@ -84,6 +86,17 @@ async def wait_after(
     if not await waits.until(after, settings.report_wait_seconds):
         raise NotYetProjected(after, settings.report_wait_seconds)
 
+
+DealId = Annotated[
+    uuid.UUID,
+    Path(
+        description="the deal's id: `deal_id` in the answer to any action on the "
+        "deal, or in the deal list"
+    ),
+]
+PipelineId = Annotated[
+    str, Path(description="a pipeline's id (`nl-tesoro`), as GET /v1/pipelines lists")
+]
 
 Runner = Annotated[Projector, Depends(get_projector)]
 ReadModels = Annotated[Reports, Depends(get_reports)]

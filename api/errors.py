@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from api.problem_kinds import BY_NAME, of_status
 from api.schemas.actions import ActionOut
 from api.schemas.base import reason as reason_of
 from api.schemas.problem import FieldError, Problem
@@ -30,19 +32,6 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_JSON = "application/problem+json"
-TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Request body too large",
-    422: "Invalid input",
-    424: "Not stored: another action of the same deal was rejected",
-    500: "Internal server error",
-    503: "Service unavailable",
-}
 
 
 class NotYetProjected(PhaselogError):
@@ -60,38 +49,49 @@ class PipelineNotFound(PhaselogError):
         super().__init__(f"no pipeline {pipeline_id!r}")
 
 
-def problem(status: int, detail: str, field: str | None = None) -> Problem:
-    slug = TITLES.get(status, "error").lower().split(":")[0].replace(" ", "-")
+def problem(kind: str, detail: str, field: str | None = None) -> Problem:
+    """A problem of the kind named (api/problem_kinds.py)."""
+    known = BY_NAME[kind]
     return Problem(
-        type=f"/problems/{slug}",
-        title=TITLES.get(status, "Error"),
-        status=status,
+        type=known.type,
+        title=known.title,
+        status=known.status,
         detail=detail,
         field=field,
     )
 
 
+def status_problem(status: int, detail: str) -> Problem:
+    """A problem for an HTTP error with no cause of ours: the first kind of its
+    status, or RFC 9457's `about:blank` for a status we have no page for."""
+    kinds = of_status(status)
+    if kinds:
+        return problem(kinds[0].name, detail)
+    title = HTTPStatus(status).phrase
+    return Problem(type="about:blank", title=title, status=status, detail=detail)
+
+
 def problem_for(error: PhaselogError) -> Problem:
     """The problem a domain error becomes, for the API and the CLI's summaries."""
     if isinstance(error, InvalidCommand):
-        return problem(422, str(error), error.field)
-    if isinstance(error, ActionConflict):
-        return problem(409, str(error), "action_id")
-    if isinstance(error, ChainedDealActive):
-        return problem(409, str(error), "action_id")
+        return problem("invalid-input", str(error), error.field)
+    if isinstance(error, ActionConflict | ChainedDealActive):
+        return problem("conflict", str(error), "action_id")
     if isinstance(error, DealNotFound):
-        return problem(404, str(error), "deal_id")
+        return problem("not-found", str(error), "deal_id")
     if isinstance(error, PipelineNotFound):
-        return problem(404, str(error), "pipeline_id")
+        return problem("not-found", str(error), "pipeline_id")
     if isinstance(error, ActionNotFound):
-        return problem(404, str(error), "action_id")
+        return problem("not-found", str(error), "action_id")
     if isinstance(error, DealRejected):
-        return problem(424, str(error))
+        return problem("deal-rejected", str(error))
     if isinstance(error, NotStored):
-        return problem(500, str(error))
-    if isinstance(error, ConcurrencyExhausted | NotYetProjected):
-        return problem(503, str(error))
-    return problem(400, str(error))
+        return problem("not-stored", str(error))
+    if isinstance(error, ConcurrencyExhausted):
+        return problem("busy", str(error))
+    if isinstance(error, NotYetProjected):
+        return problem("not-yet-projected", str(error))
+    return problem("bad-request", str(error))
 
 
 def respond(body: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -128,7 +128,7 @@ def validation_problem(error: RequestValidationError) -> Problem:
     items = [_field_error(e) for e in error.errors()]
     detail = "; ".join(f"{i.field}: {i.reason}" for i in items)
     first = items[0].field if items else None
-    return problem(422, detail, first).model_copy(update={"errors": items})
+    return problem("invalid-input", detail, first).model_copy(update={"errors": items})
 
 
 def problem_response(error: Exception) -> JSONResponse | None:
@@ -140,14 +140,15 @@ def problem_response(error: Exception) -> JSONResponse | None:
         return respond(validation_problem(error))
     if isinstance(error, UNREACHABLE):
         detail = "the database cannot be reached just now; try again"
-        return respond(problem(503, detail), {"Retry-After": "1"})
+        return respond(problem("database-unreachable", detail), {"Retry-After": "1"})
     if isinstance(error, HTTPException):
         if isinstance(error.__cause__, UnicodeDecodeError):
             # FastAPI's 400 for a JSON body that is not UTF-8: a body like any
             # other that cannot be read, so a 422 naming it.
             reason = "not valid JSON: the body is not UTF-8"
-            return respond(problem(422, f"body: {reason}", "body"))
-        return respond(problem(error.status_code, str(error.detail)), error.headers)
+            return respond(problem("invalid-input", f"body: {reason}", "body"))
+        body = status_problem(error.status_code, str(error.detail))
+        return respond(body, error.headers)
     return None
 
 
@@ -171,7 +172,7 @@ def install(app: FastAPI, max_body_bytes: int) -> None:
             # says "Input should be a valid dictionary"; say what is wrong.
             wrong = wrong_media_type(request.headers.get("content-type"))
             if wrong and any(e["loc"][:1] == ("body",) for e in error.errors()):
-                return respond(problem(422, f"body: {wrong}", "body"))
+                return respond(problem("invalid-input", f"body: {wrong}", "body"))
         response = problem_response(error)
         assert response is not None
         return response
@@ -179,7 +180,7 @@ def install(app: FastAPI, max_body_bytes: int) -> None:
     async def on_failure(request: Request, error: Exception) -> JSONResponse:
         # Starlette logs the error and raises it again after this answer.
         return problem_response(error) or respond(
-            problem(500, "an unexpected error; the server's log has it")
+            problem("internal-error", "an unexpected error; the server's log has it")
         )
 
     for kind in (PhaselogError, RequestValidationError, HTTPException):
@@ -226,7 +227,9 @@ class BodyLimit:
 
     async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"the request body is larger than {self.max_bytes} bytes"
-        await respond(problem(413, detail, "body"))(scope, receive, send)
+        await respond(problem("request-body-too-large", detail, "body"))(
+            scope, receive, send
+        )
 
 
 def replaying(body: bytes, receive: Receive) -> Receive:
@@ -245,9 +248,17 @@ def replaying(body: bytes, receive: Receive) -> Receive:
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problems a route may answer with."""
+    return {code: documented(code) for code in sorted({*codes, 401, 403, 422})}
+
+
+def documented(status: int) -> dict[str, Any]:
+    """A status's entry: an example of each kind of problem it stands for."""
+    kinds = of_status(status)
+    examples = {k.name: {"summary": k.title, "value": k.example()} for k in kinds}
     return {
-        code: {"model": Problem, "description": TITLES.get(code, "Error")}
-        for code in sorted({*codes, 401, 403, 422})
+        "model": Problem,
+        "description": " or ".join(k.title for k in kinds),
+        "content": {"application/json": {"examples": examples}},
     }
 
 

@@ -31,12 +31,10 @@ async def json_body(request: Request, model: type[Model]) -> Model:
         ) from None
 
 
-def request_body(model: type[BaseModel]) -> dict[str, Any]:
+def request_body(
+    model: type[BaseModel], examples: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """The OpenAPI `requestBody` FastAPI would have written for a `model` parameter."""
     ref = f"#/components/schemas/{model.__name__}"
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": ref}}},
-        }
-    }
+    body = {"schema": {"$ref": ref}, "examples": examples}
+    return {"requestBody": {"required": True, "content": {"application/json": body}}}

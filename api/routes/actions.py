@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Body, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from api.auth import WRITE, authorize, recorder_of
+from api.auth import WRITE, allow, authorize, recorder_of
 from api.convert import action_out, answer, batch_out, log_action
 from api.deps import Tracker, Writer
 from api.errors import command_responses, problem_responses
 from api.raw_body import json_body, request_body
+from api.schemas import examples
 from api.schemas.actions import (
     ActionIn,
     ActionOut,
@@ -32,7 +33,10 @@ router = APIRouter(prefix="/v1/actions", tags=["actions"])
     status_code=status.HTTP_201_CREATED,
     response_model=ActionOut,
     responses=command_responses(409, 413, 422, 503),
-    openapi_extra=request_body(ActionIn),
+    openapi_extra=request_body(ActionIn, examples.ACTION),
+    # Documents the key `post_action` checks itself (this route never runs
+    # it: FAST_ROUTES answers first).
+    dependencies=[allow(*WRITE)],
 )
 async def post_action(request: Request) -> Response:
     """Log one action; the deal is found, or opened, by its natural keys.
@@ -77,7 +81,11 @@ async def logged(tracker: PhaseTracker, command: LogAction) -> Result:
 
 
 @router.post(":batch", responses=problem_responses(413, 422))
-def post_batch(body: BatchIn, tracker: Tracker, principal: Writer) -> BatchOut:
+def post_batch(
+    body: Annotated[BatchIn, Body(openapi_examples=examples.BATCH)],
+    tracker: Tracker,
+    principal: Writer,
+) -> BatchOut:
     """Log many actions; each deal's actions are all stored or none is."""
     who = recorder_of(principal)
     return batch_out(tracker.log_actions([log_action(a, who) for a in body.actions]))
@@ -92,7 +100,7 @@ def post_batch(body: BatchIn, tracker: Tracker, principal: Writer) -> BatchOut:
 )
 def void_action(
     action_id: Annotated[str, Path(description="the action's id, as logged")],
-    body: VoidIn,
+    body: Annotated[VoidIn, Body(openapi_examples=examples.VOID)],
     tracker: Tracker,
     principal: Writer,
     response: Response,

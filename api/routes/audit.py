@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, HTTPException
 
-from api.deps import Auditor, Tracker
+from api.deps import Auditor, DealId, Tracker
 from api.errors import problem_responses
 from api.schemas.audit import CheckpointOut, ProofOut
 from storage.audit import NotIntact, deal_proof, latest
@@ -28,7 +26,7 @@ def get_checkpoint(tracker: Tracker, _: Auditor) -> CheckpointOut:
 
 
 @router.get("/deals/{deal_id}/proof", responses=problem_responses(404, 409))
-def get_proof(deal_id: uuid.UUID, tracker: Tracker, _: Auditor) -> ProofOut:
+def get_proof(deal_id: DealId, tracker: Tracker, _: Auditor) -> ProofOut:
     """The deal's events with what proves each against the latest checkpoint
     without the rest of the log: `phaselog audit check-proof FILE` checks it
     offline (the README says how, step by step)."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from api.auth import recorder_of
 from api.convert import answer, deal_out, deal_row_out, timeline_out
@@ -22,8 +22,17 @@ from api.csv_export import (
     timeline_rows,
     wants_csv,
 )
-from api.deps import DealReader, Projected, ReadModels, ReportReader, Tracker, Writer
+from api.deps import (
+    DealId,
+    DealReader,
+    Projected,
+    ReadModels,
+    ReportReader,
+    Tracker,
+    Writer,
+)
 from api.errors import command_responses, problem_responses
+from api.schemas import examples
 from api.schemas.actions import ActionOut, MoveIn
 from api.schemas.base import Key, Through
 from api.schemas.deals import DealOut, DealsPage, TimelineOut
@@ -35,8 +44,8 @@ router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
 
 @router.get("/{deal_id}", responses=problem_responses(404, 422))
-def get_deal(deal_id: uuid.UUID, tracker: Tracker, _: DealReader) -> DealOut:
-    """A deal's current phase, read from the event store (read-your-writes)."""
+def get_deal(deal_id: DealId, tracker: Tracker, _: DealReader) -> DealOut:
+    """A deal's current phase, including every action already answered."""
     return deal_out(tracker.deal(deal_id), tracker.clock())
 
 
@@ -46,13 +55,13 @@ def get_deal(deal_id: uuid.UUID, tracker: Tracker, _: DealReader) -> DealOut:
     responses=command_responses(404, 409, 413, 422, 503),
 )
 def move_deal(
-    deal_id: uuid.UUID,
-    body: MoveIn,
+    deal_id: DealId,
+    body: Annotated[MoveIn, Body(openapi_examples=examples.MOVE)],
     tracker: Tracker,
     principal: Writer,
     response: Response,
 ) -> ActionOut:
-    """Set a deal's phase by hand; the move is an event with its reason."""
+    """Set a deal's phase by hand; its history keeps the move with its reason."""
     who = recorder_of(principal)
     command = MoveDeal(deal_id=deal_id, **body.model_dump(), recorded_by=who)
     return answer(tracker.move(command), response)
@@ -73,7 +82,7 @@ def move_deal(
 )
 def get_timeline(
     request: Request,
-    deal_id: uuid.UUID,
+    deal_id: DealId,
     tracker: Tracker,
     _: ReportReader,
     as_of: Annotated[
@@ -119,13 +128,21 @@ def list_deals(
     tracker: Tracker,
     _: DealReader,
     __: Projected,
-    pipeline: Key | None = None,
-    phase: Key | None = None,
-    contact_id: Key | None = None,
-    object_id: Key | None = None,
-    owner: Key | None = None,
-    stale: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000, description="a JSON page's")] = 100,
+    pipeline: Annotated[Key | None, Query(description="only this pipeline's")] = None,
+    phase: Annotated[Key | None, Query(description="only deals now in it")] = None,
+    contact_id: Annotated[Key | None, Query(description="only this contact's")] = None,
+    object_id: Annotated[Key | None, Query(description="only this object's")] = None,
+    owner: Annotated[Key | None, Query(description="only this owner's")] = None,
+    stale: Annotated[
+        bool | None,
+        Query(
+            description="true: only open deals past their phase's stale "
+            "threshold; false: every other deal"
+        ),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=10_000, description="deals in a JSON page")
+    ] = 100,
     cursor: Annotated[
         uuid.UUID | None, Query(description="next_cursor of the previous page")
     ] = None,
@@ -133,7 +150,11 @@ def list_deals(
     separator: SeparatorParam = ",",
     bom: Bom = False,
 ) -> DealsPage | Response:
-    """Deals by filter, from the projection; a page of JSON, or all as CSV."""
+    """Deals by filter; a page of JSON, or every match as CSV.
+
+    The list may trail a write by a moment: pass `after=<position>` from a
+    command's answer to see that write in it.
+    """
     if phase is not None:
         check_phase(tracker, pipeline, phase)
     elif pipeline is not None:

@@ -23,7 +23,8 @@ def healthz() -> HealthOut:
     responses={503: {"model": ReadyOut, "description": "Not ready"}},
 )
 def readyz(request: Request) -> ReadyOut | JSONResponse:
-    """The database answers, the projector runs and the projection moves on."""
+    """Ready to serve: the database answers and the read models keep up with
+    the history; 503 with what is wrong otherwise."""
     projector = request.app.state.projector
     try:
         status = projection_out(projector.status())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import DealReader, Tracker
+from api.deps import DealReader, PipelineId, Tracker
 from api.errors import PipelineNotFound, problem_responses
 from api.schemas.ops import PipelineOut, PipelinesOut, PipelineSummary
 from domain.errors import UnknownPipeline
@@ -14,8 +14,7 @@ router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
 
 @router.get("", responses=problem_responses())
 def list_pipelines(tracker: Tracker, _: DealReader) -> PipelinesOut:
-    """The latest version of every pipeline the database holds, with its phase
-    and action keys: registered by this server or by any other process."""
+    """The latest version of every pipeline, with its phase and action keys."""
     latest = {p.id: p for p in tracker.registered_pipelines()}
     latest.update((p.id, p) for p in tracker.pipelines())  # what this one uses
     return PipelinesOut(
@@ -33,7 +32,9 @@ def list_pipelines(tracker: Tracker, _: DealReader) -> PipelinesOut:
 
 
 @router.get("/{pipeline_id}", responses=problem_responses(404))
-def get_pipeline(pipeline_id: str, tracker: Tracker, _: DealReader) -> PipelineOut:
+def get_pipeline(
+    pipeline_id: PipelineId, tracker: Tracker, _: DealReader
+) -> PipelineOut:
     """A pipeline's latest definition and all of its versions."""
     try:
         versions = tracker.pipeline_versions(pipeline_id)

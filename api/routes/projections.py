@@ -16,7 +16,8 @@ router = APIRouter(prefix="/v1/projections", tags=["projections"])
 
 @router.get("", responses=problem_responses())
 def list_projections(projector: Runner, _: ReportReader) -> ProjectionsOut:
-    """Each projection's position, the log's head and the lag between them."""
+    """How far the read models (deal list, reports) are behind the history:
+    each one's position, the log's head and the lag between them."""
     return ProjectionsOut(data=[projection_out(projector.status())])
 
 
@@ -26,7 +27,8 @@ def list_projections(projector: Runner, _: ReportReader) -> ProjectionsOut:
     responses=problem_responses(409),
 )
 def rebuild(request: Request, projector: Runner, _: Admin) -> ProjectionOut:
-    """Start a rebuild from position 0 in the background; the old tables serve."""
+    """Rebuild the read models from the whole history, in the background;
+    the deal list and reports answer from the current ones until it is done."""
     running: threading.Thread | None = request.app.state.rebuild
     if running is not None and running.is_alive():
         raise HTTPException(409, "a rebuild is already running")

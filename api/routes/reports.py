@@ -90,7 +90,7 @@ def stale(
     reports: ReadModels,
     tracker: Tracker,
     owner: Owner = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="deals in a page")] = 100,
     cursor: Annotated[
         str | None,
         Query(pattern=STALE_CURSOR, description="next_cursor of the previous page"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from api.schemas.base import Schema
 
 
@@ -13,9 +15,18 @@ class FieldError(Schema):
 class Problem(Schema):
     """What went wrong; served as application/problem+json."""
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    field: str | None = None
-    errors: list[FieldError] | None = None
+    type: str = Field(
+        default="about:blank",
+        description="the kind of problem: a URI relative to the server "
+        "(`/problems/invalid-input`); GET it for a page on what it means and "
+        "what to do. GET /problems lists them all",
+    )
+    title: str = Field(description="the kind's title, the same for every problem of it")
+    status: int = Field(description="the HTTP status")
+    detail: str = Field(description="what went wrong this time")
+    field: str | None = Field(
+        default=None, description="the offending input (`actions[3].occurred_at`)"
+    )
+    errors: list[FieldError] | None = Field(
+        default=None, description="each offending input, for an invalid-input problem"
+    )
