@@ -103,7 +103,8 @@ _WORDS: dict[str, tuple[str, str, str, str, str]] = {
     "everyone": ("Everyone", "Iedereen", "Alle", "Tous", "Todos"),
     "apply": ("Apply", "Toepassen", "Anwenden", "Appliquer", "Aplicar"),
     "clear": ("Clear", "Wissen", "Zurücksetzen", "Effacer", "Borrar"),
-    "deals": ("deals", "deals", "Deals", "affaires", "negocios"),
+    "deals": ("{n} deals", "{n} deals", "{n} Deals", "{n} affaires", "{n} negocios"),
+    "deal": ("{n} deal", "{n} deal", "{n} Deal", "{n} affaire", "{n} negocio"),
     "days": ("{n} d", "{n} d", "{n} T", "{n} j", "{n} d"),
     "days_long": ("{n} days", "{n} dagen", "{n} Tage", "{n} jours", "{n} días"),
     "days_in_phase": (
