@@ -52,8 +52,8 @@ def _parsed(text: str, day: Day) -> dt.datetime:
         if day is Day.REFUSED:
             raise ValueError(f"{NEEDS_ZONE}: a date alone is not a time")
         start = dt.datetime.combine(_date(text), dt.time(), dt.UTC)
-        if day is Day.START:
-            return start
+        if day is Day.START or time_problem(start) is not None:
+            return start  # a day out of range is refused as such by the caller
         return start + (_LAST if day is Day.THROUGH else dt.timedelta(days=1))
     if _NUMBER.fullmatch(text):
         raise ValueError("must be an ISO 8601 time with a timezone, not a number")
