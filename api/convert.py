@@ -24,14 +24,14 @@ from domain.history import VOID, VOIDED
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
     from decimal import Decimal
 
     from fastapi import Response
 
     from domain.commands import DealView, Result, Timeline
     from domain.service import PhaseTracker
-    from projections.models import DealRow, ProjectionStatus, TimeInStage
+    from projections.models import DealRow, DealsPage, ProjectionStatus, TimeInStage
 
 
 def log_action(body: ActionIn, recorded_by: Mapping[str, str] | None) -> LogAction:
@@ -127,6 +127,23 @@ def deal_out(view: DealView, now: dt.datetime) -> DealOut:
         stale=view.stale,
         **_money(state.amount, state.currency, view.probability),
     )
+
+
+def every_deal(
+    search: Callable[..., DealsPage],
+    tracker: PhaseTracker,
+    now: dt.datetime,
+    size: int,
+    after: str | None = None,
+) -> Iterator[list[DealOut]]:
+    """Every deal `search` finds (after `after`), a page of `size` at a time:
+    what a CSV export streams."""
+    while True:
+        page = search(limit=size, cursor=after)
+        yield [deal_row_out(row, tracker, now) for row in page.rows]
+        if page.next_cursor is None:
+            return
+        after = page.next_cursor
 
 
 def deal_row_out(row: DealRow, tracker: PhaseTracker, now: dt.datetime) -> DealOut:

@@ -279,38 +279,13 @@ def _reads(
         ),
         *page_reads(pipeline, owner),
     ]
-    for name, path, target in reads:
-        outcome = load.sequential(base, ("GET", path, None), size.repeats)
-        _check(outcome, say)
-        for share in (0.5, 0.99):
-            figures.append(
-                Figure(
-                    database,
-                    f"report {name} p{share * 100:.0f} ({pipeline})",
-                    percentile(outcome.latencies, share) * MS,
-                    "ms",
-                    target=target if share == 0.5 else "",
-                    higher_is_better=False,
-                    count=outcome.done,
-                )
-            )
+    figures += _timed(database, base, size, reads, say, "report ")
     deal_id = _timeline_deal(base)
     timeline = load.sequential(
         base, ("GET", f"/v1/deals/{deal_id}/timeline", None), size.repeats
     )
     _check(timeline, say)
-    deal_page = load.sequential(base, ("GET", f"/deals/{deal_id}", None), size.repeats)
-    _check(deal_page, say)
-    figures.append(
-        Figure(
-            database,
-            f"deal page p50 ({TIMELINE_EVENTS} events)",
-            percentile(deal_page.latencies, 0.5) * MS,
-            "ms",
-            higher_is_better=False,
-            count=deal_page.done,
-        )
-    )
+    figures += _timed(database, base, size, deal_page(deal_id), say)
     floor = load.sequential(base, ("GET", "/healthz", None), size.repeats)
     figures.append(
         Figure(
@@ -325,8 +300,7 @@ def _reads(
             count=timeline.done,
         )
     )
-    for figure in figures:
-        say(f"  {database}: {figure.name}: {figure.ours:.2f} ms")
+    say(f"  {database}: {figures[-1].name}: {figures[-1].ours:.2f} ms")
     return figures
 
 
@@ -340,6 +314,10 @@ def page_reads(pipeline: str, owner: str) -> list[tuple[str, str, str]]:
         ("stale page", f"/pipelines/{pipeline}/stale", ""),
         ("lost reasons page", f"/pipelines/{pipeline}/lost-reasons", ""),
     ]
+
+
+def deal_page(deal_id: str) -> list[tuple[str, str, str]]:
+    return [(f"deal page ({TIMELINE_EVENTS} events)", f"/deals/{deal_id}", "")]
 
 
 def run_pages(
@@ -363,9 +341,7 @@ def run_pages(
                 database, base, size, page_reads(REPORT_PIPELINE, owner), say
             )
             deal_id = _timeline_deal(base)
-            figures += _timed(
-                database, base, size, [("deal page", f"/deals/{deal_id}", "")], say
-            )
+            figures += _timed(database, base, size, deal_page(deal_id), say)
     return figures
 
 
@@ -375,7 +351,10 @@ def _timed(
     size: Size,
     reads: list[tuple[str, str, str]],
     say: Callable[[str], None],
+    prefix: str = "",
 ) -> list[Figure]:
+    """Each of `reads` (name, path, target p50) by one client, `size.repeats`
+    times: its p50 and p99."""
     figures: list[Figure] = []
     for name, path, target in reads:
         outcome = load.sequential(base, ("GET", path, None), size.repeats)
@@ -384,7 +363,7 @@ def _timed(
             figures.append(
                 Figure(
                     database,
-                    f"{name} p{share * 100:.0f} ({REPORT_PIPELINE})",
+                    f"{prefix}{name} p{share * 100:.0f} ({REPORT_PIPELINE})",
                     percentile(outcome.latencies, share) * MS,
                     "ms",
                     target=target if share == 0.5 else "",

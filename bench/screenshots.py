@@ -15,12 +15,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
-from bench.server import free_port
+from bench.server import free_port, wait_ready
 
 PHASELOG = Path(sys.executable).parent / "phaselog"
 KEY = "screenshots-only-admin-key"
@@ -57,24 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _ready(base)
+            wait_ready(server, base, 60)
             _photograph(base, args.out)
         finally:
             server.terminate()
             server.wait(timeout=30)
     return 0
-
-
-def _ready(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("phaselog serve did not come up")
 
 
 def _entries(base: str, auth: dict[str, str], deal_id: str) -> int:

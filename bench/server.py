@@ -79,7 +79,7 @@ def serve(
     process = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(process, base, timeout)
+        wait_ready(process, base, timeout)
         yield base
     finally:
         process.terminate()
@@ -90,7 +90,8 @@ def serve(
             process.wait()
 
 
-def _wait_ready(process: subprocess.Popen[bytes], base: str, timeout: float) -> None:
+def wait_ready(process: subprocess.Popen[bytes], base: str, timeout: float) -> None:
+    """Until the server at `base` answers (RuntimeError if it ends or is late)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.auth import READ_DEALS, Principal
-from api.convert import days_since, deal_row_out
+from api.convert import days_since, every_deal
 from api.csv_export import DEAL_COLUMNS, Separator, csv_response, deal_pages
 from api.deps import ReadModels, Tracker
 from api.pages.common import failed, pipeline_of, query
@@ -22,9 +22,7 @@ from domain.errors import PhaselogError
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterator
 
-    from api.schemas.deals import DealOut
     from domain.pipeline import Phase, Pipeline
     from projections.models import DealRow
     from projections.reports import Reports
@@ -158,15 +156,7 @@ def deals_csv(
         now=now,
     )
 
-    def pages() -> Iterator[list[DealOut]]:
-        after = None
-        while True:
-            found = search(limit=CSV_PAGE, cursor=after)
-            yield [deal_row_out(row, tracker, now) for row in found.rows]
-            if found.next_cursor is None:
-                return
-            after = found.next_cursor
-
     name = f"deals-{pipeline.id}-{asked['phase'] or 'all'}-{now.date().isoformat()}.csv"
     separator: Separator = "," if page.language == "en" else ";"
-    return csv_response(deal_pages(pages()), DEAL_COLUMNS, name, separator, True)
+    rows = deal_pages(every_deal(search, tracker, now, CSV_PAGE))
+    return csv_response(rows, DEAL_COLUMNS, name, separator, True)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from api.auth import recorder_of
-from api.convert import answer, deal_out, deal_row_out, timeline_out
+from api.convert import answer, deal_out, deal_row_out, every_deal, timeline_out
 from api.csv_export import (
     DEAL_COLUMNS,
     TIMELINE_COLUMNS,
@@ -171,18 +170,10 @@ def list_deals(
         now=now,
     )
 
-    def pages(size: int, after: str | None) -> Iterator[list[DealOut]]:
-        while True:
-            page = search(limit=size, cursor=after)
-            yield [deal_row_out(row, tracker, now) for row in page.rows]
-            if page.next_cursor is None:
-                return
-            after = page.next_cursor
-
     start = None if cursor is None else str(cursor)
     if wants_csv(request.headers.get("accept"), format):
         name = f"deals-{pipeline or 'all'}-{now.date().isoformat()}.csv"
-        rows = deal_pages(pages(CSV_PAGE, start))
+        rows = deal_pages(every_deal(search, tracker, now, CSV_PAGE, start))
         return csv_response(rows, DEAL_COLUMNS, name, separator, bom)
     page = search(limit=limit, cursor=start)
     return DealsPage(

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from api.pages import board
 from api.pages.session import CSRF_COOKIE, KEY_COOKIE
 from api.pages.words import choose, preferred
-from tests.api.conftest import ADMIN_KEY, action
+from tests.api.conftest import ADMIN_KEY, SKIP, action
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -188,3 +189,41 @@ def test_the_language_is_the_asked_the_remembered_or_the_browsers() -> None:
     assert choose(None, None, "pt-BR", "nl") == "nl"
     assert choose("fr", "de", "es", "nl") == "fr"
     assert choose("xx", "de", "es", "nl") == "de"
+
+
+def test_a_column_shows_its_first_cards_and_exports_them_all(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for contact in ("c-1", "c-2", "c-3"):
+        client.post("/v1/actions", json=action(contact_id=contact)).raise_for_status()
+    last = client.post(
+        "/v1/actions",
+        json=action(contact_id="c-4", type="budget_confirmed", fields=SKIP),
+    ).json()
+    client.get("/v1/deals", params={"after": last["position"]}).raise_for_status()
+    monkeypatch.setattr(board, "CARDS", 2)
+    client.cookies.set(KEY_COOKIE, ADMIN_KEY)
+    english = {"Accept-Language": "en"}
+    html = client.get("/pipelines/nl-tesoro/board", headers=english).text
+    lead = html[
+        html.index('data-phase="lead"') : html.index('data-phase="qualification"')
+    ]
+    assert lead.count('class="card"') == 2
+    assert "1 more" in lead
+    link = re.search(r'href="(/pipelines/nl-tesoro/deals\.csv\?[^"]+)"', lead)
+    assert link is not None
+    export = client.get(link.group(1).replace("&amp;", "&"), headers=english)
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    lines = export.content.decode("utf-8-sig").splitlines()
+    assert len(lines) == 1 + 3  # the header and every lead, not only those shown
+    assert lines[0].count(",") > 5 and ";" not in lines[0]
+    assert sorted(c for c in ("c-1", "c-2", "c-3") if c in export.text) == [
+        "c-1",
+        "c-2",
+        "c-3",
+    ]
+    assert "c-4" not in export.text
+    # A Dutch viewer's spreadsheet reads `;` (its Excel takes `,` as decimals).
+    dutch = client.get(link.group(1).replace("&amp;", "&") + "&lang=nl")
+    assert dutch.content.decode("utf-8-sig").splitlines()[0].count(";") > 5
