@@ -84,7 +84,9 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
 
-    def wait_for(self, done: Callable[[list[Received]], bool], timeout: float = 30) -> list[Received]:
+    def wait_for(
+        self, done: Callable[[list[Received]], bool], timeout: float = 30
+    ) -> list[Received]:
         """The requests once `done` holds of them (bounded: fails after `timeout`)."""
         deadline = time.monotonic() + timeout
         with self.changed:
