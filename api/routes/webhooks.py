@@ -8,10 +8,20 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import (
+    APIRouter,
+    Body,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    status,
+)
 
 from api.deps import Admin, Hooks
 from api.errors import problem_responses
+from api.schemas import examples
 from api.schemas.webhooks import (
     AttemptOut,
     DeliveriesPage,
@@ -28,6 +38,12 @@ from projections.webhooks.outbox import Delivery
 from projections.webhooks.subscriptions import Subscription
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+WebhookId = Annotated[
+    str, Path(description="the subscription's id (`wh_...`), as created")
+]
+DeliveryId = Annotated[
+    int, Path(description="a delivery's `id` in the subscription's delivery log")
+]
 
 
 def admin_of(request: Request) -> WebhookAdmin:
@@ -81,7 +97,11 @@ def delivery_out(d: Delivery) -> DeliveryOut:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(422))
-def create_webhook(body: WebhookIn, request: Request, _: Admin) -> WebhookCreated:
+def create_webhook(
+    body: Annotated[WebhookIn, Body(openapi_examples=examples.WEBHOOK)],
+    request: Request,
+    _: Admin,
+) -> WebhookCreated:
     """Subscribe a URL to phase-entered events; the answer shows its secret."""
     made = admin_of(request).create(body.url, body.pipelines, body.phases, body.kinds)
     return created_out(made)
@@ -94,14 +114,14 @@ def list_webhooks(request: Request, _: Admin) -> WebhooksOut:
 
 
 @router.get("/{webhook_id}", responses=problem_responses(404))
-def show_webhook(webhook_id: str, request: Request, _: Admin) -> WebhookOut:
+def show_webhook(webhook_id: WebhookId, request: Request, _: Admin) -> WebhookOut:
     """One subscription."""
     with found():
         return webhook_out(admin_of(request).get(webhook_id))
 
 
 @router.post("/{webhook_id}/pause", responses=problem_responses(404))
-def pause_webhook(webhook_id: str, request: Request, _: Admin) -> WebhookOut:
+def pause_webhook(webhook_id: WebhookId, request: Request, _: Admin) -> WebhookOut:
     """Hold deliveries: events are still recorded, and sent once resumed."""
     with found():
         return webhook_out(admin_of(request).set_status(webhook_id, "paused"))
@@ -109,7 +129,7 @@ def pause_webhook(webhook_id: str, request: Request, _: Admin) -> WebhookOut:
 
 @router.post("/{webhook_id}/resume", responses=problem_responses(404))
 def resume_webhook(
-    webhook_id: str, request: Request, hooks: Hooks, _: Admin
+    webhook_id: WebhookId, request: Request, hooks: Hooks, _: Admin
 ) -> WebhookOut:
     """Send again (a paused or disabled subscription), what is pending first."""
     with found():
@@ -123,7 +143,7 @@ def resume_webhook(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(404),
 )
-def delete_webhook(webhook_id: str, request: Request, _: Admin) -> Response:
+def delete_webhook(webhook_id: WebhookId, request: Request, _: Admin) -> Response:
     """Remove a subscription and its delivery log."""
     with found():
         admin_of(request).delete(webhook_id)
@@ -131,7 +151,7 @@ def delete_webhook(webhook_id: str, request: Request, _: Admin) -> Response:
 
 
 @router.post("/{webhook_id}/rotate-secret", responses=problem_responses(404))
-def rotate_secret(webhook_id: str, request: Request, _: Admin) -> WebhookCreated:
+def rotate_secret(webhook_id: WebhookId, request: Request, _: Admin) -> WebhookCreated:
     """A new secret; for 24 hours deliveries are signed with the old one too."""
     with found():
         return created_out(admin_of(request).rotate(webhook_id))
@@ -139,7 +159,7 @@ def rotate_secret(webhook_id: str, request: Request, _: Admin) -> WebhookCreated
 
 @router.get("/{webhook_id}/deliveries", responses=problem_responses(404))
 def list_deliveries(
-    webhook_id: str,
+    webhook_id: WebhookId,
     request: Request,
     _: Admin,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -162,7 +182,11 @@ def list_deliveries(
     responses=problem_responses(404),
 )
 def redeliver_one(
-    webhook_id: str, delivery_id: int, request: Request, hooks: Hooks, _: Admin
+    webhook_id: WebhookId,
+    delivery_id: DeliveryId,
+    request: Request,
+    hooks: Hooks,
+    _: Admin,
 ) -> DeliveryOut:
     """Send one delivery again (same webhook-id), its attempts afresh."""
     with found():
@@ -173,7 +197,11 @@ def redeliver_one(
 
 @router.post("/{webhook_id}/redeliver", responses=problem_responses(404, 422))
 def redeliver_after(
-    webhook_id: str, body: RedeliverIn, request: Request, hooks: Hooks, _: Admin
+    webhook_id: WebhookId,
+    body: Annotated[RedeliverIn, Body(openapi_examples=examples.REDELIVER)],
+    request: Request,
+    hooks: Hooks,
+    _: Admin,
 ) -> Redelivered:
     """Send again every delivery of events after a log position."""
     with found():
