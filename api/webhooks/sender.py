@@ -140,11 +140,17 @@ class Sender:
         if room <= 0:
             return 0
         started = 0
-        for delivery in self.outbox.due(self.clock(), room + len(inflight)):
+        due = self.outbox.due(self.clock(), room + len(inflight))
+        if not due:
+            return 0
+        # Read once a round, not once a delivery; `due` took active ones only.
+        subscriptions = {s.id: s for s in self.subscriptions.all()}
+        for delivery in due:
             key = (delivery.subscription_id, delivery.deal_id)
-            if key in inflight:
+            subscription = subscriptions.get(delivery.subscription_id)
+            if key in inflight or subscription is None:
                 continue
-            inflight[key] = self._pool.submit(self._attempt, delivery)
+            inflight[key] = self._pool.submit(self._attempt, delivery, subscription)
             started += 1
             if started >= room:
                 break
@@ -162,11 +168,10 @@ class Sender:
 
     # -- one attempt -------------------------------------------------------------
 
-    def _attempt(self, delivery: Delivery) -> None:
+    def _attempt(self, delivery: Delivery, subscription: Subscription) -> None:
         try:
-            subscription = self.subscriptions.get(delivery.subscription_id)
-            if subscription is None or subscription.status != "active":
-                return  # deleted, paused or disabled meanwhile: not sent
+            if subscription.status != "active":
+                return  # paused or disabled meanwhile: not sent
             outcome = self._post(subscription, delivery)
             self.sent += 1
             self.outbox.settle(delivery, outcome)
