@@ -21,6 +21,7 @@ from api.routes import (
     problems,
     projections,
     reports,
+    webhooks,
 )
 from api.settings import Settings
 from api.waiting import ProjectionWaits
@@ -50,7 +51,9 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.waits = ProjectionWaits(server.projector)
             app.state.rebuild = None
             app.state.sweeper = server.sweeper
+            app.state.webhooks = server.webhooks
             server.projector.start()
+            server.webhooks.start()
             if server.sweeper is not None:
                 server.sweeper.start()
             try:
@@ -74,7 +77,16 @@ def create_app(settings: Settings) -> FastAPI:
     # The hottest route answered by Starlette's own routing, ahead of FastAPI's
     # (see `actions.FAST_ROUTES`); under the same middleware and handlers.
     app.router.routes.extend(actions.FAST_ROUTES)
-    for module in (actions, deals, reports, pipelines, projections, audit, health):
+    for module in (
+        actions,
+        deals,
+        reports,
+        pipelines,
+        projections,
+        audit,
+        webhooks,
+        health,
+    ):
         app.include_router(module.router)
     app.include_router(docs.router)
     app.include_router(problems.router)
@@ -94,6 +106,7 @@ def app_from_env() -> FastAPI:
 def stop_projector(app: FastAPI) -> None:
     """Stop the sweeper, then the runner (readiness turns false) after any
     rebuild in progress."""
+    app.state.webhooks.stop()
     if app.state.sweeper is not None:
         app.state.sweeper.stop()  # it stops between two chunks of deals
     if app.state.rebuild is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from api.settings import Settings, eventsourcing_env
 from api.sweeping import Sweeper
+from api.webhooks.running import Webhooks
 from domain.definitions import check_chains
 from domain.service import PhaseTracker
 from projections.reports import Reports
@@ -102,6 +103,11 @@ def startup_lock(settings: Settings) -> Iterator[None]:
         yield
 
 
+def open_webhooks(tracker: PhaseTracker, settings: Settings) -> Webhooks:
+    """The webhook worker and sender (they run where their lock is won)."""
+    return Webhooks(tracker, settings)
+
+
 @dataclass(frozen=True)
 class Projecting:
     """The service with its projector and, if configured, the sweeper beside it."""
@@ -117,6 +123,7 @@ class Server(Projecting):
 
     keys: KeyStore
     reports: Reports
+    webhooks: Webhooks
 
 
 def open_server(settings: Settings) -> Server:
@@ -126,11 +133,12 @@ def open_server(settings: Settings) -> Server:
         try:
             keys = open_keys(tracker, settings)
             projector = open_projector(tracker)
+            webhooks = open_webhooks(tracker, settings)
         except BaseException:
             tracker.close()
             raise
     sweeper = open_sweeper(tracker, projector, settings)
-    return Server(tracker, projector, sweeper, keys, Reports(tracker))
+    return Server(tracker, projector, sweeper, keys, Reports(tracker), webhooks)
 
 
 def open_projecting(settings: Settings) -> Projecting:

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import ADMIN, AUDIT, READ_DEALS, REPORTS, WRITE, Principal, allow
 from api.errors import NotYetProjected
 from api.settings import Settings
+from api.webhooks.running import Webhooks
 from domain.errors import InvalidCommand
 from domain.service import PhaseTracker
 from projections.reports import Reports
@@ -101,3 +102,11 @@ PipelineId = Annotated[
 Runner = Annotated[Projector, Depends(get_projector)]
 ReadModels = Annotated[Reports, Depends(get_reports)]
 Projected = Annotated[None, Depends(wait_after)]
+
+
+async def get_webhooks(request: Request) -> Webhooks:
+    webhooks: Webhooks = request.app.state.webhooks
+    return webhooks
+
+
+Hooks = Annotated[Webhooks, Depends(get_webhooks)]

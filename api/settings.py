@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api import database_url
+from domain.webhooks import RETRY_SECONDS
 from storage.api_keys import MIN_KEY_LENGTH
 
 SQLITE_RECORDER = "storage.sqlite:SQLitePhaselogRecorder"
@@ -33,11 +35,35 @@ class Settings(BaseSettings):
     # an OpenTelemetry provider. Off, its per-request checks cost nothing (~8 % of
     # the app's CPU on the busiest route when left on without a provider).
     telemetry: bool = False
+    # Webhooks (api/webhooks/): a receiver on a loopback, private, link-local,
+    # multicast or unspecified address is refused unless this allows it.
+    webhooks_allow_private: bool = False
+    # Seconds between a failed attempt and the next (each stretched by up to
+    # 20 % either way); after the last, the delivery has failed. Standard
+    # Webhooks' schedule: ~3 days. Written `5,300,1800` in the environment.
+    webhook_retry_seconds: Annotated[tuple[float, ...], NoDecode] = RETRY_SECONDS
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Deliveries in flight at once (to different deals or subscriptions).
+    webhook_senders: int = Field(default=8, ge=1)
 
     @field_validator("database_url")
     @classmethod
     def check_url(cls, value: str) -> str:
         database_url.check(value)
+        return value
+
+    @field_validator("webhook_retry_seconds", mode="before")
+    @classmethod
+    def split_seconds(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(v) for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("webhook_retry_seconds")
+    @classmethod
+    def check_seconds(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(v < 0 for v in value):
+            raise ValueError("seconds may not be negative")
         return value
 
     @field_validator("admin_key")

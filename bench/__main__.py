@@ -1,4 +1,4 @@
-"""`python -m bench run --size full|medium|small|tiny --database postgres|sqlite|both`.
+"""`python -m bench run|pages|webhooks --size full|medium|small|tiny --database ...`.
 
 Prints progress on stderr and the table on stdout; `--json FILE` also writes every
 figure with its counts, for the smoke test and for comparing runs.
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from bench.db import DEFAULT_POSTGRES
 from bench.run import SIZES, run_database, run_pages
 from bench.table import Figure, render, to_json
+from bench.webhooks import run_webhooks
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, says in (
         ("run", "run every benchmark and print the table"),
         ("pages", "only the pages' timings, on an imported history"),
+        ("webhooks", "webhook lag at 1,000 actions/s and delivery throughput"),
     ):
         run = commands.add_parser(name, help=says)
         run.add_argument("--size", choices=list(SIZES), default="small")
@@ -61,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     figures: list[Figure] = []
     for database in databases:
-        measure = run_pages if args.command == "pages" else run_database
+        measure = {"pages": run_pages, "webhooks": run_webhooks}.get(
+            args.command, run_database
+        )
         figures += measure(database, size, args.postgres, args.seed, say)
     meta = {
         "size": args.size,

@@ -257,9 +257,10 @@ class Store(ABC):
     # -- one process at a time -----------------------------------------------------
 
     @abstractmethod
-    def wakeup(self, key: str) -> Wakeup:
+    def wakeup(self, key: str, purpose: str = "projector") -> Wakeup:
         """How the runner that holds `key` (one process at a time) hears of new
-        events, and how a standby asks for it."""
+        events, and how a standby asks for it; on SQLite `purpose` names the
+        lock file (`storage.lockfiles.PURPOSES`)."""
 
     @abstractmethod
     def hold(self, key: str) -> AbstractContextManager[bool]:

@@ -321,7 +321,7 @@ class PostgresStore(Store):
 
     # -- connections of our own ----------------------------------------------------
 
-    def wakeup(self, key: str) -> Wakeup:
+    def wakeup(self, key: str, purpose: str = "projector") -> Wakeup:
         channel: str = self.recorder.channel_name  # type: ignore[attr-defined]
         return PgWakeup(self.connection_kwargs(), channel, key)
 

@@ -345,9 +345,9 @@ class SQLiteStore(Store):
 
     # -- one process at a time -----------------------------------------------------
 
-    def wakeup(self, key: str) -> Wakeup:
+    def wakeup(self, key: str, purpose: str = "projector") -> Wakeup:
         # A lock file beside the database (none for one in memory).
-        path = lock_file(self.datastore.pool.db_name, "projector")
+        path = lock_file(self.datastore.pool.db_name, purpose)
         return Wakeup() if path is None else FileWakeup(path)
 
     @contextmanager

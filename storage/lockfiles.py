@@ -26,7 +26,7 @@ from eventsourcing.sqlite import SQLiteConnectionPool
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-PURPOSES = ("startup", "write", "projector", "migrate")
+PURPOSES = ("startup", "write", "projector", "migrate", "webhooks")
 
 
 def lock_file(db_name: str, purpose: str) -> str | None:

@@ -21,6 +21,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from storage.ledger import CHECKPOINTS, LEAVES, LEAVES_FUNCTION, Event, Leaf
 from storage.log import ACTION_KEYS
 from storage.migrations import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, Migration
+from storage.webhook_tables import create_statements
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -164,7 +165,13 @@ class PostgresSchema:
         return (
             Migration(1, "leaves: each event hashed, chained", self._leaves),
             Migration(2, "signed checkpoints", self._checkpoints_table),
+            Migration(3, "webhooks", self._webhook_tables),
         )
+
+    def _webhook_tables(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            for statement in create_statements(self.datastore.schema):
+                curs.execute(statement)
 
     def _checkpoints_table(self) -> None:
         table = Identifier(CHECKPOINTS)

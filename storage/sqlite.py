@@ -26,6 +26,7 @@ from storage.lockfiles import file_lock, remove_free_lock_files
 from storage.log import ACTION_KEYS, ActionKey
 from storage.migrations import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, Migration
 from storage.seams import eventsourcing as seams
+from storage.webhook_tables import create_statements
 
 if TYPE_CHECKING:
     import sqlite3
@@ -160,7 +161,13 @@ class SQLitePhaselogRecorder(SQLiteApplicationRecorder):
         return (
             Migration(1, "leaves: each event hashed, chained", self.add_missing_leaves),
             Migration(2, "signed checkpoints", self._checkpoints_table),
+            Migration(3, "webhooks", self._webhook_tables),
         )
+
+    def _webhook_tables(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for statement in create_statements(None):
+                c.execute(statement)
 
     def _checkpoints_table(self) -> None:
         with self.datastore.transaction(commit=True) as c:

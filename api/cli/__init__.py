@@ -12,7 +12,16 @@ from typing import Any
 
 import typer
 
-from api.cli import audit, data, keys, pipelines, projections, replay, serve
+from api.cli import (
+    audit,
+    data,
+    keys,
+    pipelines,
+    projections,
+    replay,
+    serve,
+    webhooks,
+)
 from api.cli.common import Listing
 
 app = typer.Typer(
@@ -29,6 +38,7 @@ for commands in (serve.app, data.app, projections.app, replay.app):
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> Any:

@@ -67,3 +67,16 @@ VOID = examples(
         {"reason": "logged on the wrong contact", "actor": "Sanne de Vries"},
     ),
 )
+WEBHOOK = examples(
+    won=(
+        "Every nl-tesoro deal that is won, to open an onboarding ticket",
+        {
+            "url": "https://crm.example.com/hooks/phaselog",
+            "pipelines": ["nl-tesoro"],
+            "kinds": ["won"],
+        },
+    ),
+)
+REDELIVER = examples(
+    after=("Everything after log position 1200, sent again", {"after": 1200}),
+)

@@ -15,6 +15,7 @@ from api.errors import NotYetProjected, problem_for
 from api.problem_kinds import BY_NAME, KINDS
 from api.schemas.actions import ActionIn, BatchIn, MoveIn, VoidIn
 from api.schemas.problem import Problem
+from api.schemas.webhooks import RedeliverIn, WebhookIn
 from domain.errors import (
     ActionConflict,
     ConcurrencyExhausted,
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 
 OPEN = {"/healthz", "/readyz"}  # load balancers carry no keys
 BODIES: dict[str, type[BaseModel]] = {
-    model.__name__: model for model in (ActionIn, BatchIn, MoveIn, VoidIn)
+    model.__name__: model
+    for model in (ActionIn, BatchIn, MoveIn, VoidIn, WebhookIn, RedeliverIn)
 }
 ASSET_TYPES = ("text/javascript", "application/javascript", "text/css", "image/png")
 
