@@ -117,13 +117,7 @@ class Page:
             return ""
         if currency is None:
             return format_decimal(amount, "#,##0.##", locale=self.language)
-        return format_currency(
-            amount,
-            currency,
-            _whole_units(self.language),
-            locale=self.language,
-            currency_digits=False,
-        )
+        return _whole(self.language, currency).format(float(amount))
 
     # -- links -----------------------------------------------------------------
 
@@ -137,11 +131,45 @@ class Page:
         return self.link(self.request.url.path, **query)
 
 
+@dataclass(frozen=True)
+class WholeUnits:
+    """Amounts in one currency as a locale writes them in whole units (a board
+    sums to whole euros), learnt once from Babel: a card would otherwise spend
+    more on Babel's pattern machinery than on the rest of it together."""
+
+    prefix: str
+    suffix: str
+    group: str
+    ungrouped_below: int  # Spanish writes 1234 €, but 12.345 €
+
+    def format(self, amount: float) -> str:
+        whole = round(amount)
+        digits = f"{whole:,}" if whole >= self.ungrouped_below else str(whole)
+        return self.prefix + digits.replace(",", self.group) + self.suffix
+
+
 @cache
-def _whole_units(language: str) -> str:
-    """The locale's currency pattern without cents: a board sums to whole units."""
+def _whole(language: str, currency: str) -> WholeUnits:
     pattern = Locale.parse(language).currency_formats["standard"].pattern
-    return re.sub(r"\.0+", "", pattern)
+    whole = re.sub(r"\.0+", "", pattern)
+
+    def babel(value: int) -> str:
+        return format_currency(
+            value, currency, whole, locale=language, currency_digits=False
+        )
+
+    sample = babel(1234567)
+    found = re.search(r"1(?P<g>\D*)234(?P=g)567", sample)
+    if found is None:  # a locale with other digits or grouping: Babel each time
+        return WholeUnits("", "", ",", 0)
+    group = found.group(1)
+    four = babel(1234)
+    return WholeUnits(
+        prefix=sample[: found.start()],
+        suffix=sample[found.end() :],
+        group=group,
+        ungrouped_below=10_000 if group and group not in four else 0,
+    )
 
 
 def _pick(labels: dict[str, str], language: str, pipeline: Pipeline, key: str) -> str:
