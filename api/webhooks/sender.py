@@ -3,7 +3,11 @@
 At-least-once: a delivery is marked delivered only after its receiver said
 2xx, so a sender killed in between posts it again, with the same `webhook-id`.
 In order per deal and subscription: the outbox hands out only the first
-pending delivery of each, and at most one of each is in flight here.
+pending delivery of each, and at most one of each is in flight here, until
+its attempt is settled.
+
+The pool's threads only post; the loop settles what they ended in one
+transaction a round (`Outbox.settle_all`), then takes what is due.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import httpx
 from standardwebhooks import Webhook
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
     from projections.webhooks.subscriptions import Subscription, Subscriptions
 
 logger = logging.getLogger(__name__)
+# An attempt that ended: what was posted, to whom, and what came of it.
+Ended: TypeAlias = "tuple[Delivery, Subscription, Outcome]"
 POLL = 0.5  # at most this long between looks at the outbox
 USER_AGENT = "phaselog-webhooks/1"
 
@@ -77,7 +83,7 @@ class Sender:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(policy.senders, "webhook-send")
-        self._inflight: dict[tuple[str, str], Future[None]] = {}
+        self._inflight: dict[tuple[str, str], Future[Ended | None]] = {}
         self.sent = 0  # attempts made by this process (the bench reads it)
 
     def hurry(self) -> None:
@@ -99,17 +105,23 @@ class Sender:
             self._thread.join()
             self._thread = None
         self._pool.shutdown(wait=True)
+        try:
+            self.settle_ended()  # what was posted meanwhile is not posted again
+        except Exception:
+            logger.exception("webhook sender: the last attempts were not settled")
         self.client.close()
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
             started = 0
-            if self.leading():
-                try:
+            try:
+                if self.leading():
                     started = self.send_due()
-                except Exception:
-                    logger.exception("webhook sender: a round failed")
+                else:
+                    self.settle_ended()  # posted while it led
+            except Exception:
+                logger.exception("webhook sender: a round failed")
             if started:
                 continue
             self._wait()
@@ -131,11 +143,10 @@ class Sender:
             self._wake.wait(pause)
 
     def send_due(self) -> int:
-        """Start every due delivery not already in flight; how many started."""
+        """Settle the attempts that ended, then start every due delivery not
+        already in flight; how many started."""
+        self.settle_ended()
         inflight = self._inflight
-        for key, future in list(inflight.items()):
-            if future.done():
-                del inflight[key]
         room = self.policy.senders * 2 - len(inflight)
         if room <= 0:
             return 0
@@ -156,34 +167,53 @@ class Sender:
                 break
         return started
 
+    def settle_ended(self) -> None:
+        """The ended attempts settled together; their deals' next deliveries
+        may go once this has committed (not before: they would overtake)."""
+        done = [key for key, future in self._inflight.items() if future.done()]
+        if not done:
+            return
+        ended: list[Ended] = []
+        for key in done:
+            try:
+                result = self._inflight[key].result()
+            except Exception:
+                # Not settled: still pending, so it goes again (same webhook-id).
+                logger.exception("webhook delivery to %s failed unexpectedly", key)
+                continue
+            if result is not None:
+                ended.append(result)
+        try:
+            self.outbox.settle_all([(d, outcome) for d, _, outcome in ended])
+            self.sent += len(ended)
+            for _, subscription, outcome in ended:
+                if outcome.response_code == 410:
+                    self.subscriptions.set_status(
+                        subscription.id,
+                        "disabled",
+                        outcome.at,
+                        f"the receiver answered 410 Gone at {outcome.at.isoformat()}",
+                    )
+        finally:
+            # Settled or not (then still pending, due again): free to go.
+            for key in done:
+                del self._inflight[key]
+
     def drain(self, timeout: float) -> None:
         """Send until nothing is due (tests and the bench)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.send_due() and not self._inflight:
                 return
-            for key, future in list(self._inflight.items()):
-                future.result()
-                del self._inflight[key]
+            wait(list(self._inflight.values()))
 
     # -- one attempt -------------------------------------------------------------
 
-    def _attempt(self, delivery: Delivery, subscription: Subscription) -> None:
+    def _attempt(self, delivery: Delivery, subscription: Subscription) -> Ended | None:
         try:
             if subscription.status != "active":
-                return  # paused or disabled meanwhile: not sent
-            outcome = self._post(subscription, delivery)
-            self.sent += 1
-            self.outbox.settle(delivery, outcome)
-            if outcome.response_code == 410:
-                self.subscriptions.set_status(
-                    subscription.id,
-                    "disabled",
-                    outcome.at,
-                    f"the receiver answered 410 Gone at {outcome.at.isoformat()}",
-                )
-        except Exception:
-            logger.exception("webhook delivery %s failed unexpectedly", delivery.id)
+                return None  # paused or disabled meanwhile: not sent
+            return delivery, subscription, self._post(subscription, delivery)
         finally:
             self._wake.set()
 
