@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 Ended: TypeAlias = "tuple[Delivery, Subscription, Outcome]"
 POLL = 0.5  # at most this long between looks at the outbox
 USER_AGENT = "phaselog-webhooks/1"
+# Deliveries in flight per posting thread (the rest queue for the pool): a
+# round settles and takes many at once, so its queries are paid per round.
+QUEUED = 16
 
 
 def signature(
@@ -114,21 +117,23 @@ class Sender:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
-            started = 0
             try:
                 if self.leading():
-                    started = self.send_due()
+                    self.send_due()
                 else:
                     self.settle_ended()  # posted while it led
             except Exception:
                 logger.exception("webhook sender: a round failed")
-            if started:
-                continue
             self._wait()
 
     def _wait(self) -> None:
         """Until a delivery ends, the worker records one, or one falls due."""
         pause = POLL
+        running = list(self._inflight.values())
+        if running:
+            # The first to end wakes the loop, which then looks at what is due.
+            wait(running, timeout=pause, return_when=FIRST_COMPLETED)
+            return
         if self.leading():
             try:
                 due = self.outbox.next_due()
@@ -136,18 +141,14 @@ class Sender:
                 due = None
             if due is not None:
                 pause = min(pause, max((due - self.clock()).total_seconds(), 0.005))
-        running = list(self._inflight.values())
-        if running:
-            wait(running, timeout=pause, return_when=FIRST_COMPLETED)
-        else:
-            self._wake.wait(pause)
+        self._wake.wait(pause)
 
     def send_due(self) -> int:
         """Settle the attempts that ended, then start every due delivery not
         already in flight; how many started."""
         self.settle_ended()
         inflight = self._inflight
-        room = self.policy.senders * 2 - len(inflight)
+        room = self.policy.senders * QUEUED - len(inflight)
         if room <= 0:
             return 0
         started = 0
