@@ -76,12 +76,14 @@ class Sender:
         self.policy = policy
         self.clock = clock
         self.leading = leading
-        self.client = httpx.Client(
-            follow_redirects=False,  # a 3xx is a failed attempt, never followed
-            timeout=policy.timeout,
-            headers={"user-agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=policy.senders * 2),
+        # The transport alone, not a Client: a Client's layers (cookies, auth,
+        # redirects, event hooks, environment proxies) are nothing a webhook
+        # uses, and cost a third of a post's CPU (bench/HISTORY.md, 2026-12-05).
+        # Never following a redirect is the sender's own rule (a 3xx fails).
+        self.transport = httpx.HTTPTransport(
+            limits=httpx.Limits(max_connections=policy.senders * 2)
         )
+        self.timeout = httpx.Timeout(policy.timeout).as_dict()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,7 +114,7 @@ class Sender:
             self.settle_ended()  # what was posted meanwhile is not posted again
         except Exception:
             logger.exception("webhook sender: the last attempts were not settled")
-        self.client.close()
+        self.transport.close()
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -218,6 +220,24 @@ class Sender:
         finally:
             self._wake.set()
 
+    def _send(
+        self, url: str, body: str, headers: dict[str, str]
+    ) -> tuple[int, str | None]:
+        """POST once: the answer's code and its Retry-After (httpx's errors)."""
+        request = httpx.Request(
+            "POST",
+            url,
+            content=body.encode(),
+            headers=headers,
+            extensions={"timeout": self.timeout},
+        )
+        response = self.transport.handle_request(request)
+        try:
+            response.read()
+        finally:
+            response.close()
+        return response.status_code, response.headers.get("retry-after")
+
     def _post(self, subscription: Subscription, delivery: Delivery) -> Outcome:
         at = self.clock()
         began = time.monotonic()
@@ -229,6 +249,7 @@ class Sender:
             error = f"url: {refusal}"
         else:
             headers = {
+                "user-agent": USER_AGENT,
                 "content-type": "application/json",
                 "webhook-id": delivery.message_id,
                 "webhook-timestamp": str(int(at.timestamp())),
@@ -237,16 +258,13 @@ class Sender:
                 ),
             }
             try:
-                response = self.client.post(
-                    subscription.url, content=delivery.body.encode(), headers=headers
-                )
-                code = response.status_code
+                code, asked = self._send(subscription.url, delivery.body, headers)
                 if 300 <= code < 400:
                     error = "a redirect, not followed"
                 elif not 200 <= code < 300:
                     error = f"answered {code}"
                 if code in (429, 503):
-                    wait_asked = retry_after(response.headers.get("retry-after"), at)
+                    wait_asked = retry_after(asked, at)
             except httpx.TimeoutException:
                 error = f"no answer within {self.policy.timeout:g} s"
             except httpx.HTTPError as failure:
