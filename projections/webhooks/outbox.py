@@ -132,43 +132,46 @@ class Outbox:
         )
         return self.store.load_time(rows[0][0]) if rows else None
 
-    def settle(self, delivery: Delivery, outcome: Outcome) -> None:
-        """An attempt recorded, and the delivery's status after it."""
+    def settle_all(self, ended: Sequence[tuple[Delivery, Outcome]]) -> None:
+        """Attempts recorded, and each delivery's status after its own, in ONE
+        transaction: a round's attempts settle together (a commit, and on
+        SQLite the write lock, per round rather than per attempt)."""
+        if not ended:
+            return
         bind = self.store.bind
-        n = delivery.attempts + 1  # in this round (a redelivery starts one)
-        finished = None if outcome.status == "pending" else outcome.at
+        attempts = [
+            [d.id, bind(o.at), o.seconds, o.response_code, o.error, d.id]
+            for d, o in ended
+        ]
+        statuses = [
+            [
+                o.status,
+                d.attempts + 1,  # in this round (a redelivery starts one)
+                bind(o.retry_at or d.next_attempt_at),
+                bind(o.at),
+                o.response_code,
+                o.error,
+                bind(None if o.status == "pending" else o.at),
+                d.id,
+            ]
+            for d, o in ended
+        ]
         with self.store.write() as tx:
-            tx.execute(
+            tx.executemany(
                 SQL(
                     "INSERT INTO {0} (delivery_id, n, at, seconds, response_code, "
                     "error) SELECT %s, coalesce(max(n), 0) + 1, %s, %s, %s, %s "
                     "FROM {0} WHERE delivery_id = %s"
                 ).format(self.attempts),
-                [
-                    delivery.id,
-                    bind(outcome.at),
-                    outcome.seconds,
-                    outcome.response_code,
-                    outcome.error,
-                    delivery.id,
-                ],
+                attempts,
             )
-            tx.execute(
+            tx.executemany(
                 SQL(
                     "UPDATE {} SET status = %s, attempts = %s, next_attempt_at = %s, "
                     "last_attempt_at = %s, response_code = %s, error = %s, "
                     "finished_at = %s WHERE id = %s"
                 ).format(self.table),
-                [
-                    outcome.status,
-                    n,
-                    bind(outcome.retry_at or delivery.next_attempt_at),
-                    bind(outcome.at),
-                    outcome.response_code,
-                    outcome.error,
-                    bind(finished),
-                    delivery.id,
-                ],
+                statuses,
             )
 
     # -- the delivery log --------------------------------------------------------

@@ -78,8 +78,10 @@ def test_a_killed_delivery_worker_loses_nothing(settings: Settings) -> None:
     ids = [r.id for r in got]
     assert len(set(ids)) == 40  # every change, each with its own id
     # What came twice came with the same id (a receiver drops it): at most
-    # the ones in flight when the worker was killed.
-    assert len(ids) - len(set(ids)) <= 2
+    # those posted and not yet settled when the worker was killed, the two
+    # being posted and the two the round had still to settle (a round settles
+    # its ended attempts together, once the first has ended).
+    assert len(ids) - len(set(ids)) <= 4
     for n in range(20):
         firsts: dict[str, str] = {}
         for r in got:
