@@ -254,3 +254,23 @@ def test_sign_in_out_and_roles(page: Page, site: Site) -> None:
     assert "/signin?next=" in page.url
     sign_in(page, site, ADMIN_KEY, "/pipelines/nl-tesoro/funnel")
     assert page.url.endswith("/pipelines/nl-tesoro/funnel")
+
+
+def test_the_api_docs_authorize_with_a_key_and_try_a_route(
+    page: Page, site: Site
+) -> None:
+    manager = site.key("manager", "docs-reader")
+    page.goto(site.url("/docs"))
+    page.click("button.authorize")
+    page.fill(".auth-container input", manager)
+    page.click(".auth-btn-wrapper button.authorize")
+    page.click(".auth-btn-wrapper button.btn-done")
+    operation = page.locator(
+        ".opblock-get:has(.opblock-summary-path[data-path='/v1/pipelines'])"
+    )
+    operation.locator(".opblock-summary").click()
+    operation.locator("button.try-out__btn").click()
+    operation.locator("button.execute").click()
+    status = operation.locator(".live-responses-table tbody .response-col_status")
+    assert status.first.inner_text().strip() == "200"
+    assert "nl-tesoro" in operation.locator(".live-responses-table").inner_text()
