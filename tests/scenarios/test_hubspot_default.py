@@ -219,14 +219,21 @@ def test_api_the_sweeper_closes_each_deal_at_the_earliest_of_its_limits(
         ),
         "fresh": ([("meeting_booked", -10)], None),  # due in 10 days
     }
-    with TestClient(create_app(settings), headers=bearer(ADMIN_KEY)) as client:
-        deals = {}
+    # The stories are told before the sweeper starts: one sweeping between two
+    # of a story's back-dated actions would write an expiry the later ones
+    # make not due, a history of its own (see the expiry tests for those).
+    telling = settings.model_copy(update={"sweep_interval_seconds": 0})
+    deals = {}
+    with TestClient(create_app(telling), headers=bearer(ADMIN_KEY)) as client:
         for contact, (actions, _) in stories.items():
             deal = ApiDeal(client, "hubspot-default", contact)
             for action, day in actions:
                 at = now + dt.timedelta(days=day)
                 deal.log(action, at=at, **(QUALIFIED if action == "qualified" else {}))
             deals[contact] = deal
+    with TestClient(create_app(settings), headers=bearer(ADMIN_KEY)) as client:
+        for deal in deals.values():
+            deal.client = client
         projector = client.app.state.projector  # type: ignore[attr-defined]
 
         # Step: wait (bounded) for the sweeper to close the three that are due.
