@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from api.synthetic.generator import ACTORS, default_now, history
+from api.synthetic.generator import ACTORS, default_now
 from bench import load, wire
 from bench.db import checkpoint, scratch
 from bench.imports import (
@@ -30,9 +29,15 @@ from bench.imports import (
     store_again,
 )
 from bench.rebuild import expire_due, rebuild_in_subprocess, stock_runner
+from bench.requests import (
+    TIMELINE_EVENTS,
+    arrival_requests,
+    deal_page,
+    online_requests,
+    page_reads,
+)
 from bench.server import serve
 from bench.table import Figure, percentile
-from domain.commands import LogAction
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,7 +68,6 @@ REPORT_PIPELINE = "fr-sale"
 # Server processes, for ours and the stock alike: one per core, as deployed
 # (`phaselog serve --workers 2`).
 WORKERS = 2
-TIMELINE_EVENTS = 50
 
 
 def run_database(
@@ -178,15 +182,15 @@ def run_database(
         say(f"{database}: server up; reports, timeline, online logging")
         with serve("bench.server:phaselog_app", url, workers=WORKERS) as base:
             figures += _reads(database, base, size, say)
-            online = _online_requests(seed + 1, size.online, size.clients)
+            online = online_requests(seed + 1, size.online, size.clients)
             ours = load.closed_loop(base, online)
             _check(ours, say)
-            offered = _requests(seed + 2, size.open_loop)
+            offered = arrival_requests(seed + 2, size.open_loop)
             steady = load.open_loop(base, offered, size.rate, "/v1/projections")
             _check(steady, say)
 
     with scratch(database, postgres_dsn, "stock") as url:
-        quarter = _online_requests(seed + 1, max(size.online // 4, 1), size.clients)
+        quarter = online_requests(seed + 1, max(size.online // 4, 1), size.clients)
         checkpoint(url)
         with serve("bench.stock:stock_app", url, workers=WORKERS) as base:
             stock = load.closed_loop(base, quarter)
@@ -304,22 +308,6 @@ def _reads(
     return figures
 
 
-def page_reads(pipeline: str, owner: str) -> list[tuple[str, str, str]]:
-    """The pages people look at, signed in by the cookie (`wire.AUTH`)."""
-    return [
-        ("board page", f"/pipelines/{pipeline}/board", "<= 50"),
-        ("board page, one owner", f"/pipelines/{pipeline}/board?{owner}", ""),
-        ("funnel page", f"/pipelines/{pipeline}/funnel", "<= 50"),
-        ("time-in-stage page", f"/pipelines/{pipeline}/time-in-stage", ""),
-        ("stale page", f"/pipelines/{pipeline}/stale", ""),
-        ("lost reasons page", f"/pipelines/{pipeline}/lost-reasons", ""),
-    ]
-
-
-def deal_page(deal_id: str) -> list[tuple[str, str, str]]:
-    return [(f"deal page ({TIMELINE_EVENTS} events)", f"/deals/{deal_id}", "")]
-
-
 def run_pages(
     database: str,
     size: Size,
@@ -403,41 +391,6 @@ def _timeline_deal(base: str) -> str:
             response.raise_for_status()
             deal_id = response.json()["deal_id"]
     return deal_id
-
-
-def _requests(seed: int, count: int) -> list[Request]:
-    actions = [c for c in history(count, seed=seed) if isinstance(c, LogAction)]
-    return [
-        ("POST", "/v1/actions", wire.action_body(c)) for c in in_arrival_order(actions)
-    ]
-
-
-def in_arrival_order(actions: list[LogAction]) -> list[LogAction]:
-    """The actions as a day of agents would send them: interleaved across deals.
-
-    The generator yields deal after deal; sent in that order, every deal's
-    actions would arrive a millisecond apart, which no agent does. An action
-    arrives when it happened, or, if back-dated, when the contact's latest action
-    so far did; each contact keeps its order, back-dated entries stay late.
-    """
-    latest: dict[str, dt.datetime] = {}
-    arrival: list[dt.datetime] = []
-    for action in actions:
-        assert action.occurred_at is not None
-        at = max(latest.get(action.contact_id, action.occurred_at), action.occurred_at)
-        latest[action.contact_id] = at
-        arrival.append(at)
-    order = sorted(range(len(actions)), key=arrival.__getitem__)  # stable
-    return [actions[i] for i in order]
-
-
-def _online_requests(seed: int, count: int, clients: int) -> list[list[Request]]:
-    """Split so that one contact's actions stay with one client, in order."""
-    per_client: list[list[Request]] = [[] for _ in range(clients)]
-    for request in _requests(seed, count):
-        contact = request[2]["contact_id"]
-        per_client[zlib.crc32(contact.encode()) % clients].append(request)
-    return per_client
 
 
 def _check(outcome: load.Outcome, say: Callable[[str], None]) -> None:

@@ -88,7 +88,7 @@ class Receiver:
 def run_webhooks(
     database: str, size: Size, postgres_dsn: str, seed: int, say: Callable[[str], None]
 ) -> list[Figure]:
-    from bench.run import _requests
+    from bench.requests import arrival_requests
 
     figures: list[Figure] = []
     os.environ["PHASELOG_WEBHOOKS_ALLOW_PRIVATE"] = "true"  # the server inherits it
@@ -104,7 +104,7 @@ def run_webhooks(
             hook = made.json()["id"]
 
             # Step 1: actions offered at `rate`, delivered as they come.
-            offered = _requests(seed + 2, size.open_loop)
+            offered = arrival_requests(seed + 2, size.open_loop)
             steady = load.open_loop(base, offered, size.rate)
             receiver.quiet(settle=3.0, timeout=600)
             arrivals = list(receiver.arrivals)
