@@ -91,6 +91,17 @@ def settled(client: TestClient, hook_id: str, count: int) -> list[dict[str, Any]
         time.sleep(0.05)  # polling the log the sender writes, not timing anything
 
 
+def recorded_through(client: TestClient, position: int) -> None:
+    """Until the webhook worker has read the log through `position`: every
+    delivery of those events is recorded by then (with its position)."""
+    worker = client.app.state.webhooks.worker  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while worker.position() < position:
+        assert time.monotonic() < deadline, worker.position()
+        worker.hurry()
+        time.sleep(0.02)  # polling the worker's position, not timing anything
+
+
 def test_each_phase_change_is_posted_signed_with_what_changed(
     hooks: TestClient, receiver: Receiver
 ) -> None:
@@ -100,7 +111,7 @@ def test_each_phase_change_is_posted_signed_with_what_changed(
     # Step: a lead is captured, then qualified; a second capture changes nothing.
     first = log(hooks, type="contact_captured")
     log(hooks, type="contact_captured", occurred_at="2024-03-04T10:00:00+00:00")
-    log(hooks, type="budget_confirmed", occurred_at="2024-03-05T09:00:00+00:00")
+    last = log(hooks, type="budget_confirmed", occurred_at="2024-03-05T09:00:00+00:00")
 
     got = receiver.wait_for(lambda r: len(r) >= 2)
     for request in got:
@@ -123,7 +134,9 @@ def test_each_phase_change_is_posted_signed_with_what_changed(
     assert [d["status"] for d in log_] == ["delivered", "delivered"]
     assert [d["webhook_id"] for d in log_] == [r.id for r in got]
     assert log_[0]["tries"][0]["response_code"] == 200
-    time.sleep(0.3)  # nothing else comes: the second capture changed nothing
+    # Nothing else comes: the second capture changed nothing.
+    recorded_through(hooks, last["position"])
+    assert len(deliveries(hooks, hook["id"])) == 2
     assert len(receiver.requests) == 2
 
 
@@ -142,7 +155,8 @@ def test_a_void_that_moves_a_deal_back_sends_exactly_that_change(
     assert voided.status_code in (200, 201), voided.text
 
     got = receiver.wait_for(lambda r: len(r) >= 1)
-    time.sleep(0.3)
+    recorded_through(hooks, voided.json()["position"])
+    assert len(deliveries(hooks, hook["id"])) == 1
     assert changes(receiver.requests) == [("qualification", "lead")]
     cause = got[0].event["data"]["cause"]
     assert cause["kind"] == "void"
@@ -153,7 +167,7 @@ def test_a_void_that_moves_a_deal_back_sends_exactly_that_change(
 def test_filters_by_pipeline_phase_and_kind(
     hooks: TestClient, receiver: Receiver
 ) -> None:
-    subscribe(hooks, receiver.url, kinds=["lost"], pipelines=["nl-tesoro"])
+    hook = subscribe(hooks, receiver.url, kinds=["lost"], pipelines=["nl-tesoro"])
     log(hooks, type="contact_captured")
     log(
         hooks,
@@ -161,10 +175,11 @@ def test_filters_by_pipeline_phase_and_kind(
         occurred_at="2024-03-05T09:00:00+00:00",
         fields={"lost_reason": "price"},
     )
-    log(hooks, pipeline="fr-sale", type="inquiry_received", contact_id="other")
+    last = log(hooks, pipeline="fr-sale", type="inquiry_received", contact_id="other")
 
     receiver.wait_for(lambda r: len(r) >= 1)
-    time.sleep(0.3)
+    recorded_through(hooks, last["position"])
+    assert len(deliveries(hooks, hook["id"])) == 1
     assert changes(receiver.requests) == [("lead", "lost")]
 
 
@@ -265,8 +280,9 @@ def test_a_410_disables_the_subscription(hooks: TestClient, receiver: Receiver) 
     assert "410" in shown["reason"]
 
     # Step: later changes are not sent to it.
-    log(hooks, type="budget_confirmed", occurred_at="2024-03-05T09:00:00+00:00")
-    time.sleep(0.3)
+    last = log(hooks, type="budget_confirmed", occurred_at="2024-03-05T09:00:00+00:00")
+    recorded_through(hooks, last["position"])
+    assert len(deliveries(hooks, hook["id"])) == 1
     assert len(receiver.requests) == 1
 
 
